@@ -1,0 +1,155 @@
+// SPDX-License-Identifier: MIT
+#include "tessera/udf/udf_runner.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "tessera/dataset/memory_dataset.h"
+
+namespace tessera::udf {
+namespace {
+
+/// Sums each frame (nav) and all frames (sig); records how it saw its data.
+class ProbeUdf final : public Udf {
+ public:
+  explicit ProbeUdf(Method method, DType input = DType::kFloat32) : method_(method), input_(input) {}
+  std::string name() const override { return "probe"; }
+  Method method() const override { return method_; }
+  DType InputDType(DType) const override { return input_; }
+  TilingPreferences tiling_preferences() const override { return {.depth = 3, .total_bytes = 64}; }
+  std::vector<BufferSpec> GetResultBuffers(const UdfMeta&) const override {
+    return {{.name = "frame_sum", .kind = BufferKind::kNav, .dtype = DType::kFloat64},
+            {.name = "sum", .kind = BufferKind::kSig, .dtype = DType::kFloat64}};
+  }
+  void ProcessTile(const dataset::Tile& tile, BufferSet& buffers) const override {
+    if (tile.dtype == DType::kFloat32) Accumulate(tile.view<float>(), tile, buffers);
+    else Accumulate(tile.view<uint16_t>(), tile, buffers);
+  }
+  void ProcessFrame(const dataset::Tile& frame, BufferSet& buffers) const override {
+    ProcessTile(frame, buffers);
+  }
+  void ProcessPartition(const dataset::Tile& part, BufferSet& buffers) const override {
+    auto view = part.view<float>();
+    auto nav = buffers.Whole<double>(0);
+    auto sig = buffers.Whole<double>(1);
+    for (int64_t f = 0; f < part.depth; ++f) {
+      const int64_t row = part.frame_index(f) - buffers.frame_begin();
+      for (int64_t p = 0; p < view.shape(1); ++p) {
+        nav(row) += view(f, p);
+        sig(p) += view(f, p);
+      }
+    }
+  }
+
+ private:
+  template <class T>
+  static void Accumulate(NdView<const T> view, const dataset::Tile&, BufferSet& buffers) {
+    auto nav = buffers.nav<double>(0);
+    auto sig = buffers.sig<double>(1);
+    for (int64_t f = 0; f < view.shape(0); ++f)
+      for (int64_t p = 0; p < view.shape(1); ++p) {
+        nav(f) += view(f, p);
+        sig(p) += view(f, p);
+      }
+  }
+  Method method_;
+  DType input_;
+};
+
+NdArray MakeData() {
+  NdArray data(DType::kUint16, {5, 4, 6, 5});
+  auto flat = data.flat<uint16_t>();
+  for (size_t i = 0; i < flat.size(); ++i) flat[i] = static_cast<uint16_t>((i * 7919) % 1000);
+  return data;
+}
+
+std::vector<std::vector<Result>> RunAll(const dataset::Dataset& ds, std::vector<Udf*> udfs,
+                                        RunOptions options) {
+  auto runner = UdfRunner::Create(ds, std::move(udfs), options);
+  for (size_t p = 0; p < runner->partitions().size(); ++p) {
+    runner->Merge(runner->RunPartition(static_cast<int64_t>(p)));
+  }
+  return runner->Finish();
+}
+
+TEST(UdfRunner, EveryMethodAndDtypeAgreesWithBruteForce) {
+  const NdArray reference = MakeData();
+  auto ds = dataset::MakeMemoryDataset(reference.Clone(), 2);
+  ProbeUdf tile(Method::kTile), frame(Method::kFrame), part(Method::kPartition),
+      native(Method::kTile, DType::kUint16);
+  RunOptions options;
+  options.partition_bytes = 6 * 5 * 4 * 3;  // 3 frames per partition: 7 partitions
+  auto results = RunAll(*ds, {&tile, &frame, &part, &native}, options);
+  auto ref = reference.flat<uint16_t>();
+  for (const auto& r : results) {
+    ASSERT_EQ(r.size(), 2u);
+    EXPECT_EQ(r[0].data.shape(), (std::vector<int64_t>{5, 4}));
+    EXPECT_EQ(r[1].data.shape(), (std::vector<int64_t>{6, 5}));
+    for (int64_t f = 0; f < 20; ++f) {
+      double s = 0;
+      for (int64_t p = 0; p < 30; ++p) s += ref[static_cast<size_t>(f * 30 + p)];
+      EXPECT_EQ(r[0].data.GetAsDouble(f), s);
+    }
+    for (int64_t p = 0; p < 30; ++p) {
+      double s = 0;
+      for (int64_t f = 0; f < 20; ++f) s += ref[static_cast<size_t>(f * 30 + p)];
+      EXPECT_EQ(r[1].data.GetAsDouble(p), s);
+    }
+  }
+}
+
+TEST(UdfRunner, SplitsSignalIntoBandsWhenFramesExceedTheBudget) {
+  auto ds = dataset::MakeMemoryDataset(MakeData(), 2);
+  ProbeUdf tile(Method::kTile);
+  auto runner = UdfRunner::Create(*ds, {&tile}, {});
+  EXPECT_GT(runner->tiling_scheme().sig_ranges.size(), 1u);
+  int64_t covered = 0;
+  for (const auto& band : runner->tiling_scheme().sig_ranges) {
+    EXPECT_EQ(band.begin, covered);
+    EXPECT_EQ(band.size() % 5, 0);  // whole rows
+    covered = band.end;
+  }
+  EXPECT_EQ(covered, 30);
+}
+
+TEST(UdfRunner, RoiFramesAreSkippedAndReadAsNan) {
+  auto ds = dataset::MakeMemoryDataset(MakeData(), 2);
+  const int64_t nav[2] = {5, 4};
+  const auto roi = dataset::Roi::Parse(nav, "1:3,1:3");
+  ProbeUdf tile(Method::kTile), part(Method::kPartition);
+  RunOptions options;
+  options.roi = &roi;
+  options.partition_bytes = 6 * 5 * 4 * 3;
+  auto results = RunAll(*ds, {&tile, &part}, options);
+  for (const auto& r : results) {
+    EXPECT_TRUE(std::isnan(r[0].data.GetAsDouble(0)));
+    EXPECT_FALSE(std::isnan(r[0].data.GetAsDouble(5)));
+    EXPECT_EQ(r[0].data.GetAsDouble(5), results[0][0].data.GetAsDouble(5));
+  }
+  EXPECT_EQ(results[0][1].data.GetAsDouble(7), results[1][1].data.GetAsDouble(7));
+}
+
+TEST(UdfRunner, CancellationAndBadRoi) {
+  auto ds = dataset::MakeMemoryDataset(MakeData(), 2);
+  ProbeUdf tile(Method::kTile);
+  std::atomic<bool> cancel{true};
+  RunOptions options;
+  options.cancel = &cancel;
+  auto runner = UdfRunner::Create(*ds, {&tile}, options);
+  try {
+    runner->RunPartition(0);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kCancelled);
+  }
+  const int64_t nav[1] = {3};
+  const auto roi = dataset::Roi::Parse(nav, "0:2");
+  options = {};
+  options.roi = &roi;
+  EXPECT_THROW(UdfRunner::Create(*ds, {&tile}, options), Error);
+  EXPECT_THROW(UdfRunner::Create(*ds, {}, {}), Error);
+}
+
+}  // namespace
+}  // namespace tessera::udf
