@@ -1,0 +1,30 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace CLI {
+class App;
+}
+
+namespace tessera::cli {
+
+/// State shared by the sub-commands and main().
+struct Context {
+  std::vector<std::string> command_line;
+  const std::atomic<bool>* cancel = nullptr;
+  bool json_errors = false;
+  /// The chosen sub-command's action, set during parsing; returns the exit code.
+  std::function<int()> run;
+};
+
+/// Return "tessera 0.1.0 (git abc1234)".
+std::string VersionString();
+
+/// Add every sub-command (info, run, generate, convert, ops) to `app`.
+void AddCommands(CLI::App& app, Context& context);
+
+}  // namespace tessera::cli

@@ -1,0 +1,314 @@
+// SPDX-License-Identifier: MIT
+// End-to-end tests: the `tessera` command on generated data, checked against known answers.
+#include <gtest/gtest.h>
+#include <hdf5.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "tessera/core/error.h"
+#include "tessera/dataset/synthetic.h"
+#include "tessera/formats/format_registry.h"
+
+namespace tessera {
+namespace {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+struct CliResult {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+
+class CliTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           fmt::format("tessera-e2e-{}-{}", ::getpid(),
+                       ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  std::string Path(const std::string& name) const { return (dir_ / name).string(); }
+
+  CliResult Run(const std::string& args, const std::string& env = "") const {
+    const std::string out = Path("stdout.txt");
+    const std::string err = Path("stderr.txt");
+    const std::string command =
+        fmt::format("{} {} {} < /dev/null > {} 2> {}", env, TESSERA_CLI, args, out, err);
+    const int status = std::system(command.c_str());
+    CliResult result;
+    result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    result.out = Slurp(out);
+    result.err = Slurp(err);
+    return result;
+  }
+
+  static std::string Slurp(const std::string& path) {
+    std::ifstream in(path);
+    std::stringstream buffer;
+    buffer << in.rdbuf();
+    return buffer.str();
+  }
+
+  /// Read any file Tessera can open into a float64 vector, and its shape.
+  static std::vector<double> Load(const std::string& path, std::vector<int64_t>* shape = nullptr,
+                                  const formats::OpenParams& params = {}) {
+    formats::FormatRegistry registry;
+    formats::RegisterBuiltinFormats(registry);
+    auto ds = registry.Open(path, params);
+    const auto& meta = ds->meta();
+    if (shape != nullptr) *shape = meta.shape.dims();
+    std::vector<double> data(static_cast<size_t>(meta.shape.size()));
+    ds->ReadFrames(0, std::max<int64_t>(meta.shape.nav_size(), 1), {0, meta.shape.sig_size()},
+                   data.data(), DType::kFloat64);
+    return data;
+  }
+
+  /// Names of the files left in the test directory (to catch half-written outputs).
+  std::vector<std::string> Listing() const {
+    std::vector<std::string> names;
+    for (const auto& entry : fs::directory_iterator(dir_)) {
+      const auto name = entry.path().filename().string();
+      if (name != "stdout.txt" && name != "stderr.txt") names.push_back(name);
+    }
+    std::sort(names.begin(), names.end());
+    return names;
+  }
+
+  fs::path dir_;
+};
+
+dataset::SyntheticParams SmallParams(DType dtype) {
+  dataset::SyntheticParams params;
+  params.scan = {12, 10};
+  params.frame = {64, 64};
+  params.dtype = dtype;
+  params.seed = 7;
+  return params;
+}
+
+TEST_F(CliTest, GenerateThenInfoInEveryContainer) {
+  for (const char* ext : {"h5", "npy", "raw"}) {
+    const std::string file = Path(fmt::format("scan.{}", ext));
+    auto gen = Run(fmt::format("generate 4dstem {} --scan 12x10 --frame 64x64 --dtype uint16 --seed 7", file));
+    ASSERT_EQ(gen.exit_code, 0) << gen.err;
+    const std::string raw_opts = std::string(ext) == "raw"
+                                     ? " --nav-shape 12x10 --sig-shape 64x64 --dtype uint16"
+                                     : "";
+    auto info = Run(fmt::format("info {}{} --json", file, raw_opts));
+    ASSERT_EQ(info.exit_code, 0) << info.err;
+    const auto j = json::parse(info.out);
+    EXPECT_EQ(j["nav_shape"], (std::vector<int64_t>{12, 10})) << ext;
+    EXPECT_EQ(j["sig_shape"], (std::vector<int64_t>{64, 64})) << ext;
+    EXPECT_EQ(j["dtype"], "uint16") << ext;
+    EXPECT_EQ(j["axes"].size(), 4u);
+  }
+  // Every container holds the same frames as the simulation.
+  auto sim = dataset::Synthetic4dstem::Make(SmallParams(DType::kUint16));
+  std::vector<double> expected(12 * 10 * 64 * 64);
+  sim->ReadFrames(0, 120, {0, 4096}, expected.data(), DType::kFloat64);
+  EXPECT_EQ(Load(Path("scan.npy")), expected);
+  EXPECT_EQ(Load(Path("scan.h5")), expected);
+  EXPECT_EQ(Load(Path("scan.raw"), nullptr,
+                 {{"nav_shape", "12x10"}, {"sig_shape", "64x64"}, {"dtype", "uint16"}}),
+            expected);
+}
+
+TEST_F(CliTest, CentreOfMassFollowsTheImposedShift) {
+  const std::string file = Path("scan.npy");
+  ASSERT_EQ(Run(fmt::format("generate 4dstem {} --scan 12x10 --frame 64x64 --seed 7", file)).exit_code, 0);
+  auto sim = dataset::Synthetic4dstem::Make(SmallParams(DType::kFloat32));
+  std::string hot;
+  for (int64_t p : sim->hot_pixels()) hot += fmt::format("{},{};", p / 64, p % 64);
+  auto run = Run(fmt::format("run com {} --excluded-pixels '{}' -o {} -q", file, hot, Path("com.npy")));
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  const auto com_y = Load(Path("com_com_com_y.npy"));
+  const auto com_x = Load(Path("com_com_com_x.npy"));
+  ASSERT_EQ(com_y.size(), 120u);
+  double worst = 0;
+  for (int64_t y = 0; y < 12; ++y) {
+    for (int64_t x = 0; x < 10; ++x) {
+      const auto [cy, cx] = sim->PatternCentre(y, x);
+      worst = std::max({worst, std::fabs(com_y[static_cast<size_t>(y * 10 + x)] - cy),
+                        std::fabs(com_x[static_cast<size_t>(y * 10 + x)] - cx)});
+    }
+  }
+  // Poisson noise on ~6000 counts moves the centre by a few hundredths of a pixel.
+  EXPECT_LT(worst, 0.25);
+  // Without excluding the hot pixels the answer is visibly wrong: the check above can fail.
+  ASSERT_EQ(Run(fmt::format("run com {} -o {} -q", file, Path("raw.npy"))).exit_code, 0);
+  const auto biased = Load(Path("raw_com_com_y.npy"));
+  double worst_biased = 0;
+  for (size_t i = 0; i < biased.size(); ++i) {
+    const auto [cy, cx] = sim->PatternCentre(static_cast<int64_t>(i) / 10, static_cast<int64_t>(i) % 10);
+    worst_biased = std::max(worst_biased, std::fabs(biased[i] - cy));
+  }
+  EXPECT_GT(worst_biased, 0.5);
+}
+
+TEST_F(CliTest, VirtualDetectorsMatchBruteForce) {
+  const std::string file = Path("scan.h5");
+  ASSERT_EQ(Run(fmt::format("generate 4dstem {} --scan 12x10 --frame 64x64 --dtype uint16 --seed 7", file)).exit_code, 0);
+  auto run = Run(fmt::format(
+      "run virtual-detector {} --param 'masks=disk:31.5,31.5,9;ring:31.5,31.5,12,25;rect:0,0,10,20' "
+      "-o {} -q", file, Path("vd.npy")));
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  std::vector<int64_t> shape;
+  const auto intensity = Load(Path("vd.npy"), &shape);
+  ASSERT_EQ(shape, (std::vector<int64_t>{12, 10, 3}));
+  const auto data = Load(file);
+  for (int64_t f = 0; f < 120; ++f) {
+    double disk = 0, ring = 0, rect = 0;
+    for (int64_t y = 0; y < 64; ++y) {
+      for (int64_t x = 0; x < 64; ++x) {
+        const double v = data[static_cast<size_t>(f * 4096 + y * 64 + x)];
+        const double d2 = (y - 31.5) * (y - 31.5) + (x - 31.5) * (x - 31.5);
+        if (d2 <= 81) disk += v;
+        if (d2 >= 144 && d2 <= 625) ring += v;
+        if (y >= 0 && y < 10 && x >= 0 && x < 20) rect += v;
+      }
+    }
+    EXPECT_NEAR(intensity[static_cast<size_t>(f * 3 + 0)], disk, 1e-6 * disk + 1e-3) << f;
+    EXPECT_NEAR(intensity[static_cast<size_t>(f * 3 + 1)], ring, 1e-6 * ring + 1e-3) << f;
+    EXPECT_NEAR(intensity[static_cast<size_t>(f * 3 + 2)], rect, 1e-6 * rect + 1e-3) << f;
+  }
+}
+
+TEST_F(CliTest, SeveralAnalysesInOnePassBitIdenticalOnEveryExecutor) {
+  const std::string file = Path("scan.raw");
+  ASSERT_EQ(Run(fmt::format("generate 4dstem {} --scan 12x10 --frame 64x64 --seed 7", file)).exit_code, 0);
+  const std::string opts = "--nav-shape 12x10 --sig-shape 64x64 --dtype float32 --partition-mib 0.05 -q";
+  auto inline_run = Run(fmt::format("run sum,stats,frame-sum,com {} {} --executor inline -o {}", file, opts,
+                                    Path("a.npy")));
+  ASSERT_EQ(inline_run.exit_code, 0) << inline_run.err;
+  auto threads_run = Run(fmt::format("run sum,stats,frame-sum,com {} {} --threads 2 -o {}", file, opts,
+                                     Path("b.npy")));
+  ASSERT_EQ(threads_run.exit_code, 0) << threads_run.err;
+  int compared = 0;
+  for (const auto& name : Listing()) {
+    if (name.rfind("a_", 0) != 0) continue;
+    EXPECT_EQ(Slurp(Path(name)), Slurp(Path("b_" + name.substr(2)))) << name;
+    ++compared;
+  }
+  EXPECT_GE(compared, 8);
+  // The one-pass sum equals the sum of all frames.
+  const auto sum = Load(Path("a_sum_sum.npy"));
+  const auto data = Load(file, nullptr, {{"nav_shape", "12x10"}, {"sig_shape", "64x64"}, {"dtype", "float32"}});
+  for (int64_t p : {0, 2080, 4095}) {
+    double s = 0;
+    for (int64_t f = 0; f < 120; ++f) s += data[static_cast<size_t>(f * 4096 + p)];
+    EXPECT_DOUBLE_EQ(sum[static_cast<size_t>(p)], s);
+  }
+}
+
+TEST_F(CliTest, ResultFileCarriesProvenance) {
+  const std::string file = Path("scan.npy");
+  ASSERT_EQ(Run(fmt::format("generate 4dstem {} --scan 12x10 --frame 64x64 --seed 7", file)).exit_code, 0);
+  const std::string out = Path("result.h5");
+  auto run = Run(fmt::format("run sum,com {} --roi 2:6,0:5 -o {} -q", file, out));
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+  const hid_t h5 = H5Fopen(out.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+  ASSERT_GE(h5, 0);
+  EXPECT_GT(H5Lexists(h5, "/provenance", H5P_DEFAULT), 0);
+  EXPECT_GT(H5Lexists(h5, "/results", H5P_DEFAULT), 0);
+  const hid_t prov = H5Gopen2(h5, "/provenance", H5P_DEFAULT);
+  for (const char* attr : {"command_line", "tessera_version", "git_hash", "start_time", "end_time", "host", "parameters"}) {
+    EXPECT_GT(H5Aexists(prov, attr), 0) << attr;
+  }
+  H5Gclose(prov);
+  H5Fclose(h5);
+  EXPECT_EQ(Listing(), (std::vector<std::string>{"result.h5", "scan.npy"}));
+}
+
+TEST_F(CliTest, CtrlCLeavesNoOutputBehind) {
+  const std::string file = Path("scan.npy");
+  ASSERT_EQ(Run(fmt::format("generate 4dstem {} --scan 12x10 --frame 64x64 --seed 7", file)).exit_code, 0);
+  auto run = Run(fmt::format("run stats {} --partition-mib 0.05 --executor inline -o {}", file, Path("out.h5")),
+                 "TESSERA_TEST_SIGINT_AFTER_PARTITIONS=2");
+  EXPECT_EQ(run.exit_code, 130) << run.err;
+  EXPECT_NE(run.err.find("cancelled"), std::string::npos) << run.err;
+  EXPECT_EQ(Listing(), (std::vector<std::string>{"scan.npy"}));
+}
+
+TEST_F(CliTest, BadInputsGiveOneClearLineAndNoOutput) {
+  const std::string npy = Path("scan.npy");
+  ASSERT_EQ(Run(fmt::format("generate 4dstem {} --scan 4x4 --frame 32x32 --seed 1", npy)).exit_code, 0);
+  // A truncated raw file: half of the bytes its shape needs.
+  {
+    std::ofstream(Path("short.raw"), std::ios::binary) << std::string(4 * 4 * 32 * 32 * 2, '\0');
+  }
+  {
+    std::ofstream(Path("corrupt.npy"), std::ios::binary) << "\x93NUMPY\x01\x00\x20\x00{'descr': '<f4', 'fortran_";
+  }
+  {
+    std::string header = "{'descr': '<f4', 'fortran_order': True, 'shape': (2, 4, 4), }";
+    header.resize(118, ' ');
+    header += '\n';
+    std::string bytes = "\x93NUMPY\x01";
+    bytes += '\0';
+    bytes += static_cast<char>(header.size() & 0xff);
+    bytes += static_cast<char>(header.size() >> 8);
+    bytes += header + std::string(2 * 16 * 4, '\0');
+    std::ofstream(Path("fortran.npy"), std::ios::binary) << bytes;
+  }
+  ASSERT_EQ(Run(fmt::format("generate 4dstem {} --scan 4x4 --frame 32x32 --seed 1", Path("scan.h5"))).exit_code, 0);
+  struct Case {
+    std::string args;
+    int exit_code;
+    std::vector<std::string> mentions;
+  };
+  const std::vector<Case> cases = {
+      {fmt::format("run sum {} --nav-shape 4x4 --sig-shape 32x32 --dtype float32", Path("short.raw")), 4,
+       {"short.raw"}},
+      {fmt::format("run sum {} --nav-shape 4x5 --sig-shape 32x32 --dtype float16", Path("short.raw")), 2,
+       {"dtype"}},
+      {fmt::format("info {}", Path("corrupt.npy")), 4, {"corrupt.npy"}},
+      {fmt::format("info {}", Path("fortran.npy")), 5, {"fortran.npy", "fortran_order"}},
+      {fmt::format("info {}:/no/such/dataset", Path("scan.h5")), 3, {"scan.h5", "/no/such/dataset"}},
+      {fmt::format("info {}", Path("missing.npy")), 3, {"missing.npy"}},
+      {fmt::format("run sum {} --roi 0:9,0:2", npy), 2, {"roi"}},
+      {fmt::format("run nonsense {}", npy), 2, {"nonsense"}},
+      {fmt::format("run sum {} --param bogus=1", npy), 2, {"bogus"}},
+      {fmt::format("run virtual-detector {} --param 'masks=disk:100,100,5'", npy), 2, {"masks"}},
+      {fmt::format("run com {} --param r=abc", npy), 2, {"r"}},
+      {fmt::format("run pick {} --param positions=9,9", npy), 2, {"positions"}},
+      {fmt::format("run sum {} -o {}", npy, Path("nodir/out.h5")), 6, {"out.h5"}},
+  };
+  for (const auto& c : cases) {
+    // Runs that would write a result get an output path, so a half-written file would show.
+    const bool wants_output = c.args.rfind("run ", 0) == 0 && c.args.find(" -o ") == std::string::npos;
+    const auto run = Run(wants_output ? c.args + " -o " + Path("never.h5") : c.args);
+    EXPECT_EQ(run.exit_code, c.exit_code) << c.args << "\n" << run.err;
+    EXPECT_EQ(std::count(run.err.begin(), run.err.end(), '\n'), 1) << c.args << "\n" << run.err;
+    for (const auto& m : c.mentions) EXPECT_NE(run.err.find(m), std::string::npos) << c.args << "\n" << run.err;
+  }
+  EXPECT_EQ(Listing(), (std::vector<std::string>{"corrupt.npy", "fortran.npy", "scan.h5", "scan.npy", "short.raw"}));
+}
+
+TEST_F(CliTest, OpsListComesFromTheRegistry) {
+  auto run = Run("ops list --json");
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  const auto j = json::parse(run.out);
+  std::vector<std::string> names;
+  for (const auto& entry : (j.is_array() ? j : j["analyses"])) names.push_back(entry["name"]);
+  for (const char* expected : {"sum", "frame-sum", "stats", "virtual-detector", "com", "radial-profile", "pick"}) {
+    EXPECT_NE(std::find(names.begin(), names.end(), expected), names.end()) << expected;
+  }
+}
+
+}  // namespace
+}  // namespace tessera
