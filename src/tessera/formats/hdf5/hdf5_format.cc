@@ -1,0 +1,477 @@
+// SPDX-License-Identifier: MIT
+#include "tessera/formats/hdf5/hdf5_format.h"
+
+#include <cstring>
+#include <string_view>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include "tessera/core/convert.h"
+#include "tessera/core/nd_array.h"
+#include "tessera/formats/hdf5/hdf5_internal.h"
+#include "tessera/formats/mapped_array_internal.h"
+#include "tessera/formats/params_internal.h"
+#include "tessera/io/mapped_file.h"
+
+namespace tessera::formats {
+namespace {
+
+using internal::Hdf5Lock;
+using internal::Hid;
+
+constexpr std::string_view kSignature = "\x89HDF\r\n\x1a\n";
+
+/// What a dataset holds, for choosing one and for error messages.
+struct DatasetInfo {
+  std::string path;
+  std::vector<int64_t> dims;
+  std::optional<DType> dtype;
+  bool big_endian = false;
+  std::string type_text;
+};
+
+herr_t CollectDatasetNames(hid_t /*object*/, const char* name, const H5O_info_t* info,
+                           void* client_data) {
+  if (info->type == H5O_TYPE_DATASET) {
+    static_cast<std::vector<std::string>*>(client_data)->push_back(std::string("/") + name);
+  }
+  return 0;
+}
+
+DatasetInfo Describe(hid_t dset, const std::string& h5path) {
+  DatasetInfo info;
+  info.path = h5path;
+  Hid space(H5Dget_space(dset));
+  Hid type(H5Dget_type(dset));
+  const int rank = space.valid() ? H5Sget_simple_extent_ndims(space.get()) : -1;
+  if (rank > 0) {
+    std::vector<hsize_t> dims(static_cast<size_t>(rank));
+    H5Sget_simple_extent_dims(space.get(), dims.data(), nullptr);
+    for (const hsize_t dim : dims) info.dims.push_back(static_cast<int64_t>(dim));
+  }
+  if (type.valid()) info.dtype = internal::DTypeOfHdf5(type.get(), &info.big_endian);
+  if (info.dtype) {
+    info.type_text = std::string(Name(*info.dtype));
+  } else if (type.valid()) {
+    switch (H5Tget_class(type.get())) {
+      case H5T_STRING: info.type_text = "string"; break;
+      case H5T_COMPOUND: info.type_text = "compound"; break;
+      case H5T_VLEN: info.type_text = "variable-length"; break;
+      case H5T_REFERENCE: info.type_text = "reference"; break;
+      default: info.type_text = "unsupported type"; break;
+    }
+  }
+  return info;
+}
+
+std::string DescribeList(const std::vector<DatasetInfo>& infos) {
+  std::string out;
+  const size_t shown = std::min<size_t>(infos.size(), 20);
+  for (size_t i = 0; i < shown; ++i) {
+    out += fmt::format("{}{} ({}) {}", i == 0 ? "" : ", ", infos[i].path,
+                       fmt::join(infos[i].dims, ", "), infos[i].type_text);
+  }
+  if (infos.size() > shown) out += fmt::format(", ... ({} more)", infos.size() - shown);
+  return out.empty() ? "no datasets at all" : out;
+}
+
+std::string FindDefaultDataset(hid_t file, const std::string& file_path) {
+  std::vector<std::string> names;
+  if (H5Ovisit2(file, H5_INDEX_NAME, H5_ITER_INC, CollectDatasetNames, &names, H5O_INFO_BASIC) <
+      0) {
+    internal::ThrowHdf5(ErrorCode::kCorruptFile, file_path, "/", "cannot list the file's objects");
+  }
+  std::vector<DatasetInfo> infos;
+  const DatasetInfo* best = nullptr;
+  int64_t best_size = -1;
+  for (const auto& name : names) {
+    Hid dset(H5Dopen2(file, name.c_str(), H5P_DEFAULT));
+    if (!dset.valid()) continue;
+    infos.push_back(Describe(dset.get(), name));
+  }
+  for (const auto& info : infos) {
+    if (info.dims.size() < 3 || !info.dtype) continue;
+    const int64_t size = Product(info.dims);
+    if (size > best_size) {
+      best = &info;
+      best_size = size;
+    }
+  }
+  H5Eclear2(H5E_DEFAULT);
+  if (best == nullptr) {
+    throw Error(ErrorInfo{
+        .code = ErrorCode::kNotFound,
+        .message = fmt::format("no numeric dataset with 3 or more dimensions (found: {}); give "
+                               "the dataset as {}:/path/to/dataset",
+                               DescribeList(infos), file_path),
+        .file = file_path,
+        .field = "dataset"});
+  }
+  return best->path;
+}
+
+/// Throw kNotFound naming the first missing component of `h5path`.
+void CheckDatasetPath(hid_t file, const std::string& file_path, const std::string& h5path) {
+  std::string prefix;
+  size_t pos = 1;
+  while (pos <= h5path.size()) {
+    const size_t slash = std::min(h5path.find('/', pos), h5path.size());
+    if (slash > pos) {
+      prefix += "/" + h5path.substr(pos, slash - pos);
+      if (H5Lexists(file, prefix.c_str(), H5P_DEFAULT) <= 0 ||
+          H5Oexists_by_name(file, prefix.c_str(), H5P_DEFAULT) <= 0) {
+        H5Eclear2(H5E_DEFAULT);
+        const std::string missing =
+            prefix == h5path ? "" : fmt::format(" ('{}' does not exist)", prefix);
+        throw Error(ErrorInfo{
+            .code = ErrorCode::kNotFound,
+            .message = fmt::format("no dataset '{}' in the file{}", h5path, missing),
+            .file = file_path,
+            .field = h5path});
+      }
+    }
+    pos = slash + 1;
+  }
+  H5O_info_t info{};
+  if (H5Oget_info_by_name2(file, h5path.c_str(), &info, H5O_INFO_BASIC, H5P_DEFAULT) < 0) {
+    internal::ThrowHdf5(ErrorCode::kIo, file_path, h5path, "cannot inspect");
+  }
+  if (info.type != H5O_TYPE_DATASET) {
+    throw Error(ErrorInfo{.code = ErrorCode::kInvalidArgument,
+                          .message = fmt::format("'{}' is a group, not a dataset", h5path),
+                          .file = file_path,
+                          .field = h5path});
+  }
+}
+
+bool LinkExists(hid_t location, const std::string& name) {
+  const bool exists = H5Lexists(location, name.c_str(), H5P_DEFAULT) > 0 &&
+                      H5Oexists_by_name(location, name.c_str(), H5P_DEFAULT) > 0;
+  H5Eclear2(H5E_DEFAULT);
+  return exists;
+}
+
+/// Read axis calibrations: our own axis_<i>_* attributes, else HyperSpy's axis-<i> groups, else
+/// Berkeley EMD's dim<i> datasets next to the data.
+std::vector<dataset::Axis> ReadAxes(hid_t file, hid_t dset, const std::string& h5path,
+                                    const Shape& shape) {
+  std::vector<dataset::Axis> axes = dataset::DefaultAxes(shape);
+  const int rank = shape.rank();
+  if (internal::ReadStringAttr(dset, "axis_0_name") || internal::ReadDoubleAttr(dset, "axis_0_scale")) {
+    for (int i = 0; i < rank; ++i) {
+      auto& axis = axes[static_cast<size_t>(i)];
+      if (auto v = internal::ReadStringAttr(dset, fmt::format("axis_{}_name", i))) axis.name = *v;
+      if (auto v = internal::ReadDoubleAttr(dset, fmt::format("axis_{}_scale", i))) axis.scale = *v;
+      if (auto v = internal::ReadDoubleAttr(dset, fmt::format("axis_{}_offset", i))) axis.offset = *v;
+      if (auto v = internal::ReadStringAttr(dset, fmt::format("axis_{}_units", i))) axis.units = *v;
+    }
+    return axes;
+  }
+  const auto slash = h5path.rfind('/');
+  const std::string parent = slash == 0 ? "" : h5path.substr(0, slash);
+  if (LinkExists(file, parent + "/axis-0")) {
+    for (int i = 0; i < rank; ++i) {
+      const std::string name = fmt::format("{}/axis-{}", parent, i);
+      if (!LinkExists(file, name)) break;
+      Hid group(H5Oopen(file, name.c_str(), H5P_DEFAULT));
+      if (!group.valid()) break;
+      auto& axis = axes[static_cast<size_t>(i)];
+      if (auto v = internal::ReadStringAttr(group.get(), "name")) axis.name = *v;
+      if (auto v = internal::ReadDoubleAttr(group.get(), "scale")) axis.scale = *v;
+      if (auto v = internal::ReadDoubleAttr(group.get(), "offset")) axis.offset = *v;
+      if (auto v = internal::ReadStringAttr(group.get(), "units")) axis.units = *v;
+    }
+    return axes;
+  }
+  for (int i = 0; i < rank; ++i) {
+    const std::string name = fmt::format("{}/dim{}", parent, i + 1);
+    if (!LinkExists(file, name)) break;
+    Hid dim(H5Dopen2(file, name.c_str(), H5P_DEFAULT));
+    if (!dim.valid()) break;
+    Hid space(H5Dget_space(dim.get()));
+    Hid type(H5Dget_type(dim.get()));
+    const hssize_t count = H5Sget_simple_extent_npoints(space.get());
+    const H5T_class_t cls = H5Tget_class(type.get());
+    auto& axis = axes[static_cast<size_t>(i)];
+    if ((cls == H5T_INTEGER || cls == H5T_FLOAT) && count == axis.size && count >= 1) {
+      std::vector<double> values(static_cast<size_t>(count));
+      if (H5Dread(dim.get(), H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data()) >=
+          0) {
+        axis.offset = values[0];
+        if (count >= 2) axis.scale = values[1] - values[0];
+      }
+    }
+    if (auto v = internal::ReadStringAttr(dim.get(), "name")) axis.name = *v;
+    if (auto v = internal::ReadStringAttr(dim.get(), "units")) axis.units = *v;
+  }
+  H5Eclear2(H5E_DEFAULT);
+  return axes;
+}
+
+/// Frames per chunk along the flattened navigation axis, when chunks are whole runs of it.
+int64_t ChunkDepth(std::span<const int64_t> nav, std::span<const hsize_t> chunk) {
+  const int nav_dims = static_cast<int>(nav.size());
+  if (nav_dims == 0) return 1;
+  int partial = -1;
+  for (int i = nav_dims - 1; i >= 0; --i) {
+    if (static_cast<int64_t>(chunk[i]) < nav[i]) {
+      partial = i;
+      break;
+    }
+  }
+  if (partial < 0) return Product(nav);
+  for (int i = 0; i < partial; ++i) {
+    if (chunk[i] != 1) return 1;
+  }
+  return static_cast<int64_t>(chunk[partial]) * Product(nav.subspan(partial + 1));
+}
+
+bool HdfConvertible(DType dtype) {
+  return dtype != DType::kBool && !IsComplex(dtype);
+}
+
+/// A dataset read through H5Dread: chunked, compressed, big-endian or otherwise not mappable.
+class Hdf5Dataset final : public dataset::Dataset {
+ public:
+  Hdf5Dataset(dataset::DatasetMeta meta, std::string file_path, std::string h5path, Hid file,
+              Hid dset, int64_t native_depth)
+      : meta_(std::move(meta)),
+        file_path_(std::move(file_path)),
+        h5path_(std::move(h5path)),
+        file_(std::move(file)),
+        dset_(std::move(dset)),
+        native_depth_(native_depth) {}
+
+  ~Hdf5Dataset() override {
+    Hdf5Lock lock;
+    dset_.Close();
+    file_.Close();
+  }
+
+  const dataset::DatasetMeta& meta() const override { return meta_; }
+  int64_t native_depth() const override { return native_depth_; }
+
+  void ReadFrames(int64_t frame_begin, int64_t frame_end, dataset::SigRange sig, void* dst,
+                  DType dst_dtype) const override {
+    internal::CheckReadRange(meta_, frame_begin, frame_end, sig);
+    if (!CanConvert(meta_.dtype, dst_dtype)) {
+      throw Error::Unsupported(
+          fmt::format("cannot convert {} to {}", Name(meta_.dtype), Name(dst_dtype)), meta_.path);
+    }
+    if (frame_end == frame_begin || sig.size() == 0) return;
+    const auto sig_shape = meta_.shape.sig();
+    const int sig_dims = meta_.shape.sig_dims();
+    const int64_t sig_size = meta_.shape.sig_size();
+    // Select whole rows of the first signal axis covering `sig`.
+    const int64_t row = sig_dims > 0 && sig_shape[0] > 0 ? sig_size / sig_shape[0] : 1;
+    const int64_t row_begin = sig.begin / row;
+    const int64_t row_end = (sig.end + row - 1) / row;
+    const int64_t selected = sig_dims > 0 ? (row_end - row_begin) * row : 1;
+    const bool exact = row_begin * row == sig.begin && selected == sig.size();
+
+    Hdf5Lock lock;
+    if (exact && HdfConvertible(meta_.dtype) && HdfConvertible(dst_dtype)) {
+      // HDF5 converts to the requested dtype while reading.
+      Hid mem_type = internal::MemoryTypeOf(dst_dtype);
+      ReadRows(frame_begin, frame_end, row_begin, row_end, mem_type.get(), SizeOf(dst_dtype),
+               dst);
+      return;
+    }
+    const int64_t item = SizeOf(meta_.dtype);
+    std::vector<std::byte> buffer(
+        static_cast<size_t>((frame_end - frame_begin) * selected * item));
+    Hid mem_type = internal::MemoryTypeOf(meta_.dtype);
+    ReadRows(frame_begin, frame_end, row_begin, row_end, mem_type.get(), item, buffer.data());
+    auto* out = static_cast<std::byte*>(dst);
+    const int64_t skip = sig.begin - row_begin * row;
+    for (int64_t f = 0; f < frame_end - frame_begin; ++f) {
+      ConvertElements(buffer.data() + (f * selected + skip) * item, meta_.dtype, false,
+                      out + f * sig.size() * SizeOf(dst_dtype), dst_dtype, sig.size());
+    }
+  }
+
+ private:
+  /// Read frames [frame_begin, frame_end) x signal rows [row_begin, row_end) densely into `out`.
+  void ReadRows(int64_t frame_begin, int64_t frame_end, int64_t row_begin, int64_t row_end,
+                hid_t mem_type, int64_t item, void* out) const {
+    const auto nav = meta_.shape.nav();
+    const auto sig_shape = meta_.shape.sig();
+    const int sig_dims = meta_.shape.sig_dims();
+    int64_t frame_elements = 1;
+    std::vector<hsize_t> sig_start, sig_count;
+    for (int i = 0; i < sig_dims; ++i) {
+      sig_start.push_back(i == 0 ? static_cast<hsize_t>(row_begin) : 0);
+      sig_count.push_back(static_cast<hsize_t>(i == 0 ? row_end - row_begin : sig_shape[i]));
+      frame_elements *= static_cast<int64_t>(sig_count.back());
+    }
+    auto* dst = static_cast<std::byte*>(out);
+    for (const auto& box : internal::CoverFrames(nav, frame_begin, frame_end)) {
+      std::vector<hsize_t> start = box.start;
+      std::vector<hsize_t> count = box.count;
+      start.insert(start.end(), sig_start.begin(), sig_start.end());
+      count.insert(count.end(), sig_count.begin(), sig_count.end());
+      Hid file_space(H5Dget_space(dset_.get()));
+      if (!start.empty() &&
+          H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, start.data(), nullptr,
+                              count.data(), nullptr) < 0) {
+        internal::ThrowHdf5(ErrorCode::kIo, file_path_, h5path_, "cannot select frames");
+      }
+      const hsize_t elements = static_cast<hsize_t>(box.frames * frame_elements);
+      Hid mem_space(H5Screate_simple(1, &elements, nullptr));
+      if (H5Dread(dset_.get(), mem_type, mem_space.get(), file_space.get(), H5P_DEFAULT, dst) <
+          0) {
+        internal::ThrowHdf5(ErrorCode::kCorruptFile, file_path_, h5path_,
+                            fmt::format("cannot read frames [{}, {})", frame_begin, frame_end));
+      }
+      dst += static_cast<int64_t>(elements) * item;
+    }
+  }
+
+  dataset::DatasetMeta meta_;
+  std::string file_path_;
+  std::string h5path_;
+  Hid file_;
+  Hid dset_;
+  int64_t native_depth_ = 1;
+};
+
+}  // namespace
+
+std::unique_ptr<dataset::Dataset> OpenHdf5(const std::string& path, int sig_dims) {
+  auto [file_path, h5path] = SplitDatasetPath(path);
+  const int64_t file_size = io::FileSize(file_path);  // kNotFound naming the file
+  Hdf5Lock lock;
+  if (H5Fis_hdf5(file_path.c_str()) <= 0) {
+    H5Eclear2(H5E_DEFAULT);
+    throw Error::CorruptFile(file_path, 0, "signature",
+                             "not an HDF5 file (no HDF5 signature at offset 0, 512, 1024, ...)");
+  }
+  Hid file = internal::Check(H5Fopen(file_path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), file_path,
+                             "", "cannot open HDF5 file");
+  if (h5path.empty()) {
+    h5path = FindDefaultDataset(file.get(), file_path);
+  } else {
+    CheckDatasetPath(file.get(), file_path, h5path);
+  }
+  Hid dset = internal::Check(H5Dopen2(file.get(), h5path.c_str(), H5P_DEFAULT), file_path, h5path,
+                             "cannot open dataset");
+  const DatasetInfo info = Describe(dset.get(), h5path);
+  if (!info.dtype) {
+    throw Error(ErrorInfo{.code = ErrorCode::kUnsupported,
+                          .message = fmt::format("'{}' holds {} elements, not numbers", h5path,
+                                                 info.type_text),
+                          .file = file_path,
+                          .field = h5path});
+  }
+  const int rank = static_cast<int>(info.dims.size());
+  if (rank > kMaxRank) {
+    throw Error(ErrorInfo{.code = ErrorCode::kUnsupported,
+                          .message = fmt::format("'{}' has rank {}, above {}", h5path, rank,
+                                                 kMaxRank),
+                          .file = file_path,
+                          .field = h5path});
+  }
+  if (sig_dims < 0) sig_dims = std::min(2, rank);
+  if (sig_dims > rank) {
+    throw Error(ErrorInfo{
+        .code = ErrorCode::kInvalidArgument,
+        .message = fmt::format("sig_dims {} for '{}' of rank {}", sig_dims, h5path, rank),
+        .file = file_path,
+        .field = "sig_dims"});
+  }
+
+  dataset::DatasetMeta meta;
+  meta.format = "hdf5";
+  meta.path = path;
+  const auto split = info.dims.end() - sig_dims;
+  meta.shape = Shape({info.dims.begin(), split}, {split, info.dims.end()});
+  meta.dtype = *info.dtype;
+  meta.axes = ReadAxes(file.get(), dset.get(), h5path, meta.shape);
+  meta.metadata_json = internal::AttributesAsJson(dset.get());
+  meta.files = {dataset::InputFile{.path = file_path, .size = file_size}};
+
+  Hid dcpl(H5Dget_create_plist(dset.get()));
+  const H5D_layout_t layout = H5Pget_layout(dcpl.get());
+  int64_t native_depth = 1;
+  if (layout == H5D_CHUNKED && rank > 0) {
+    std::vector<hsize_t> chunk(static_cast<size_t>(rank));
+    if (H5Pget_chunk(dcpl.get(), rank, chunk.data()) == rank) {
+      native_depth = ChunkDepth(meta.shape.nav(), chunk);
+    }
+  }
+  const haddr_t offset = H5Dget_offset(dset.get());
+  H5Eclear2(H5E_DEFAULT);
+  if (layout == H5D_CONTIGUOUS && H5Pget_nfilters(dcpl.get()) == 0 &&
+      H5Pget_external_count(dcpl.get()) == 0 && offset != HADDR_UNDEF) {
+    // The data lies as one C-order block in the file that holds the dataset (which differs
+    // from `file_path` behind an external link): map it.
+    const ssize_t name_len = H5Fget_name(dset.get(), nullptr, 0);
+    std::string data_file(static_cast<size_t>(std::max<ssize_t>(name_len, 0)), '\0');
+    if (name_len > 0) H5Fget_name(dset.get(), data_file.data(), data_file.size() + 1);
+    if (data_file.empty()) data_file = file_path;
+    auto mapped = io::MappedFile::Open(data_file);
+    const int64_t needed = meta.shape.size() * SizeOf(meta.dtype);
+    const auto start = static_cast<int64_t>(offset);
+    if (start > mapped->size() || mapped->size() - start < needed) {
+      throw Error::CorruptFile(
+          data_file, start, h5path,
+          fmt::format("contiguous data of {} bytes runs past the end of the file ({} bytes)",
+                      needed, mapped->size()));
+    }
+    if (data_file != file_path) {
+      meta.files.push_back(dataset::InputFile{.path = data_file, .size = mapped->size()});
+    }
+    const bool byteswap = info.big_endian == internal::kHostLittleEndian;
+    return std::make_unique<internal::MappedArrayDataset>(std::move(meta), std::move(mapped),
+                                                          start, byteswap, native_depth);
+  }
+  return std::make_unique<Hdf5Dataset>(std::move(meta), file_path, h5path, std::move(file),
+                                       std::move(dset), native_depth);
+}
+
+FormatEntry Hdf5FormatEntry() {
+  FormatEntry entry;
+  entry.name = "hdf5";
+  entry.extensions = {".h5", ".hdf5", ".hdf", ".nxs", ".emd", ".hspy", ".cxi"};
+  entry.summary =
+      "HDF5 dataset (FILE or FILE:/group/dataset); contiguous data is mapped zero copy";
+  entry.params = {
+      {.name = "sig_dims", .type = "int",
+       .help = "number of trailing axes that form the signal (frame)", .default_value = "2"},
+      {.name = "dataset", .type = "string",
+       .help = "HDF5 path of the dataset (same as FILE:/path); default: the largest >= 3-D one"},
+  };
+  entry.sniff = [](std::span<const std::byte> head, const std::string& /*path*/) {
+    return head.size() >= kSignature.size() &&
+           std::memcmp(head.data(), kSignature.data(), kSignature.size()) == 0;
+  };
+  entry.open = [](const std::string& path, const OpenParams& params) {
+    std::string full_path = path;
+    if (auto dset = internal::FindParam(params, "dataset")) {
+      if (!SplitDatasetPath(path).second.empty()) {
+        throw Error(ErrorInfo{.code = ErrorCode::kInvalidArgument,
+                              .message = "dataset given both in the path and as a parameter",
+                              .file = path,
+                              .field = "dataset"});
+      }
+      full_path += ":" + (dset->starts_with('/') ? *dset : "/" + *dset);
+    }
+    int sig_dims = -1;
+    if (auto text = internal::FindParam(params, "sig_dims")) {
+      const int64_t value = internal::ParseIntParam(*text, "sig_dims");
+      if (value < 0 || value > kMaxRank) {
+        throw Error(ErrorInfo{.code = ErrorCode::kInvalidArgument,
+                              .message = fmt::format("sig_dims {} outside [0, {}]", value,
+                                                     kMaxRank),
+                              .file = path,
+                              .field = "sig_dims"});
+      }
+      sig_dims = static_cast<int>(value);
+    }
+    return OpenHdf5(full_path, sig_dims);
+  };
+  return entry;
+}
+
+}  // namespace tessera::formats

@@ -1,0 +1,45 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+#include <cstdint>
+#include <memory>
+
+#include "tessera/dataset/dataset.h"
+#include "tessera/io/mapped_file.h"
+
+namespace tessera::formats::internal {
+
+/// A dense C-order array at a byte offset of a mapped file: the common back end of raw, NPY and
+/// contiguous HDF5 datasets. Frames are served zero copy when stored in native byte order.
+class MappedArrayDataset final : public dataset::Dataset {
+ public:
+  /// `meta.shape` and `meta.dtype` describe the array; the caller has checked that
+  /// [data_offset, data_offset + nbytes) lies inside `file`.
+  MappedArrayDataset(dataset::DatasetMeta meta, std::shared_ptr<const io::MappedFile> file,
+                     int64_t data_offset, bool byteswap, int64_t native_depth = 1);
+
+  const dataset::DatasetMeta& meta() const override { return meta_; }
+  int64_t native_depth() const override { return native_depth_; }
+  const std::byte* DirectFrames(int64_t frame_begin, int64_t frame_end) const override;
+  void ReadFrames(int64_t frame_begin, int64_t frame_end, dataset::SigRange sig, void* dst,
+                  DType dst_dtype) const override;
+  void WillNeed(int64_t frame_begin, int64_t frame_end) const override;
+
+ private:
+  dataset::DatasetMeta meta_;
+  std::shared_ptr<const io::MappedFile> file_;
+  int64_t data_offset_ = 0;
+  int64_t frame_bytes_ = 0;
+  bool byteswap_ = false;
+  int64_t native_depth_ = 1;
+};
+
+/// Throw kInvalidArgument unless 0 <= frame_begin <= frame_end <= nav_size and `sig` lies in
+/// [0, sig_size].
+void CheckReadRange(const dataset::DatasetMeta& meta, int64_t frame_begin, int64_t frame_end,
+                    dataset::SigRange sig);
+
+/// Return whether the host is little-endian (the byte order Tessera writes).
+constexpr bool kHostLittleEndian = __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__;
+
+}  // namespace tessera::formats::internal

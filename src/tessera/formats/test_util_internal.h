@@ -1,0 +1,99 @@
+// SPDX-License-Identifier: MIT
+// Helpers shared by the formats tests.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "tessera/core/error.h"
+#include "tessera/core/nd_array.h"
+#include "tessera/dataset/dataset.h"
+
+namespace tessera::formats::testing {
+
+/// A fresh directory under the system temp dir, removed with everything in it.
+class TempDir {
+ public:
+  TempDir() {
+    std::string pattern = (std::filesystem::temp_directory_path() / "tessera-formats-XXXXXX");
+    path_ = ::mkdtemp(pattern.data());
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  std::string File(const std::string& name) const { return path_ + "/" + name; }
+  const std::string& path() const { return path_; }
+  /// Return the names of the entries in the directory, sorted.
+  std::vector<std::string> List() const {
+    std::vector<std::string> names;
+    for (const auto& entry : std::filesystem::directory_iterator(path_)) {
+      names.push_back(entry.path().filename().string());
+    }
+    std::sort(names.begin(), names.end());
+    return names;
+  }
+
+ private:
+  std::string path_;
+};
+
+inline void WriteBytes(const std::string& path, const std::string& bytes) {
+  std::ofstream out(path, std::ios::binary);
+  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+}
+
+/// Run `fn`, expect a tessera::Error with `code` whose message names every string in `names`;
+/// return its info for further checks.
+inline ErrorInfo ExpectError(const std::function<void()>& fn, ErrorCode code,
+                             const std::vector<std::string>& names) {
+  try {
+    fn();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), code) << e.what();
+    for (const auto& name : names) {
+      EXPECT_NE(std::string(e.what()).find(name), std::string::npos)
+          << "'" << name << "' missing from: " << e.what();
+    }
+    return e.info();
+  }
+  ADD_FAILURE() << "no error thrown";
+  return {};
+}
+
+/// Read every frame of both datasets as float64 (complex128 for complex data) and expect them
+/// equal.
+inline void ExpectSameFrames(const dataset::Dataset& expected, const dataset::Dataset& actual) {
+  ASSERT_EQ(expected.meta().shape, actual.meta().shape);
+  const DType as = IsComplex(expected.meta().dtype) || IsComplex(actual.meta().dtype)
+                       ? DType::kComplex128
+                       : DType::kFloat64;
+  const int64_t sig = expected.meta().shape.sig_size();
+  const int64_t frames = expected.meta().shape.nav_size();
+  const auto bytes = static_cast<size_t>(sig * SizeOf(as));
+  std::vector<std::byte> a(bytes), b(bytes);
+  for (int64_t f = 0; f < frames; ++f) {
+    expected.ReadFrames(f, f + 1, {0, sig}, a.data(), as);
+    actual.ReadFrames(f, f + 1, {0, sig}, b.data(), as);
+    ASSERT_EQ(a, b) << "frame " << f;
+  }
+}
+
+/// Return the shared test data directory, or nullopt when absent.
+inline std::optional<std::string> TestDataDir() {
+  if (const char* env = std::getenv("TESSERA_TESTDATA")) {
+    if (std::filesystem::is_directory(env)) return std::string(env);
+  }
+  const std::string dir = std::string(TESSERA_SOURCE_DIR) + "/../shared/data";
+  if (std::filesystem::is_directory(dir)) return dir;
+  return std::nullopt;
+}
+
+}  // namespace tessera::formats::testing
