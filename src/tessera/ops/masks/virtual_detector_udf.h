@@ -1,0 +1,69 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "tessera/ops/masks/mask_shapes.h"
+#include "tessera/udf/udf.h"
+
+namespace tessera::ops {
+
+class Params;
+
+/// How the mask stack is applied.
+enum class MaskBackend : uint8_t {
+  kAuto,    // sparse below kSparseDensityThreshold, dense otherwise
+  kDense,   // OpenBLAS sgemm/sgemv straight on the (strided) tile
+  kSparse,  // per-mask lists of (pixel, weight), float64 accumulation
+};
+
+/// Fraction of non-zero weights in the stack below which kAuto picks the sparse kernel (from
+/// masks_benchmark: the sparse kernel wins below about this density; see docs/analyses.md).
+inline constexpr double kSparseDensityThreshold = 0.08;
+
+/// Make the virtual-detector analysis from registry parameters (masks=, shape=..., an array
+/// attached as mask_file, backend=); errors name the parameter.
+std::unique_ptr<udf::Udf> MakeVirtualDetector(const Params& params);
+
+/// Virtual detectors: the dot product of every frame with each mask of a stack, in one pass.
+/// Result "intensity": navigation shape x number of masks, float32 (as LiberTEM). A NaN centre
+/// of a disk, ring or point stands for the frame centre ((sy-1)/2, (sx-1)/2).
+class VirtualDetectorUdf final : public udf::Udf {
+ public:
+  explicit VirtualDetectorUdf(std::vector<MaskShape> masks, MaskBackend backend = MaskBackend::kAuto);
+
+  std::string name() const override { return "virtual-detector"; }
+  DType InputDType(DType /*native*/) const override { return DType::kFloat32; }
+  std::vector<udf::BufferSpec> GetResultBuffers(const udf::UdfMeta& meta) const override;
+  /// Rasterise the masks (errors name the parameter) and build the dense or sparse stack.
+  void PrepareRun(const udf::UdfMeta& meta) override;
+  void ProcessTile(const dataset::Tile& tile, udf::BufferSet& buffers) const override;
+  std::vector<udf::Result> GetResults(const udf::BufferSet& merged,
+                                      const udf::UdfMeta& meta) const override;
+
+  int64_t num_masks() const { return static_cast<int64_t>(masks_.size()); }
+  /// Return whether the run uses the sparse kernel (valid after PrepareRun).
+  bool sparse() const { return sparse_; }
+  /// Return the fraction of non-zero weights (valid after PrepareRun).
+  double density() const { return density_; }
+
+ private:
+  void ProcessDense(const dataset::Tile& tile, float* out) const;
+  void ProcessSparse(const dataset::Tile& tile, float* out) const;
+
+  std::vector<MaskShape> masks_;
+  MaskBackend backend_;
+  bool sparse_ = false;
+  double density_ = 0;
+  // Dense: (pixels, masks) row-major, so the rows of a signal band are one contiguous block.
+  std::vector<float> dense_;
+  // Sparse: mask m owns entries [offsets_[m], offsets_[m + 1]) of pixels_/weights_, by pixel.
+  std::vector<int64_t> offsets_;
+  std::vector<int32_t> pixels_;
+  std::vector<float> weights_;
+};
+
+}  // namespace tessera::ops
