@@ -158,16 +158,27 @@ std::vector<dataset::Axis> ReadAxes(hid_t file, hid_t dset, const std::string& h
                                     const Shape& shape) {
   std::vector<dataset::Axis> axes = dataset::DefaultAxes(shape);
   const int rank = shape.rank();
-  if (internal::ReadStringAttr(dset, "axis_0_name") || internal::ReadDoubleAttr(dset, "axis_0_scale")) {
-    for (int i = 0; i < rank; ++i) {
-      auto& axis = axes[static_cast<size_t>(i)];
-      if (auto v = internal::ReadStringAttr(dset, fmt::format("axis_{}_name", i))) axis.name = *v;
-      if (auto v = internal::ReadDoubleAttr(dset, fmt::format("axis_{}_scale", i))) axis.scale = *v;
-      if (auto v = internal::ReadDoubleAttr(dset, fmt::format("axis_{}_offset", i))) axis.offset = *v;
-      if (auto v = internal::ReadStringAttr(dset, fmt::format("axis_{}_units", i))) axis.units = *v;
+  bool found = false;
+  for (int i = 0; i < rank; ++i) {
+    auto& axis = axes[static_cast<size_t>(i)];
+    if (auto v = internal::ReadStringAttr(dset, fmt::format("axis_{}_name", i))) {
+      axis.name = *v;
+      found = true;
     }
-    return axes;
+    if (auto v = internal::ReadDoubleAttr(dset, fmt::format("axis_{}_scale", i))) {
+      axis.scale = *v;
+      found = true;
+    }
+    if (auto v = internal::ReadDoubleAttr(dset, fmt::format("axis_{}_offset", i))) {
+      axis.offset = *v;
+      found = true;
+    }
+    if (auto v = internal::ReadStringAttr(dset, fmt::format("axis_{}_units", i))) {
+      axis.units = *v;
+      found = true;
+    }
   }
+  if (found) return axes;
   const auto slash = h5path.rfind('/');
   const std::string parent = slash == 0 ? "" : h5path.substr(0, slash);
   if (LinkExists(file, parent + "/axis-0")) {
