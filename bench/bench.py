@@ -81,10 +81,14 @@ def data_files(directory: Path, small: bool) -> dict[str, DataFile]:
 
 
 def ring_mask(sig, cy, cx, r_inner, r_outer) -> np.ndarray:
-    """Return a float32 ring mask with the same pixel rule as Tessera: r_inner <= r < r_outer."""
+    """Return a float32 ring mask with Tessera's pixel rule: r_inner < r <= r_outer (r_inner = 0
+    includes the centre)."""
     y, x = np.indices(sig, dtype=np.float64)
-    r = np.hypot(y - cy, x - cx)
-    return ((r >= r_inner) & (r < r_outer)).astype(np.float32)
+    d2 = (y - cy) ** 2 + (x - cx) ** 2
+    inside = d2 <= r_outer * r_outer
+    if r_inner > 0:
+        inside &= d2 > r_inner * r_inner
+    return inside.astype(np.float32)
 
 
 @dataclass

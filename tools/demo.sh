@@ -26,8 +26,8 @@ run() {
 run "${tessera}" generate 4dstem "${out}/scan.h5" --scan 64x64 --frame 128x128 --dtype uint16 --seed 0
 run "${tessera}" info "${out}/scan.h5"
 run "${tessera}" run "${analyses}" "${out}/scan.h5" --param "${ring}" -o "${out}/results.h5"
-# Given a directory, the CLI writes one PNG per 2-D result.
-run "${tessera}" run "${analyses}" "${out}/scan.h5" --param "${ring}" -o "${out}/png/"
+# Given a .png path, the CLI writes one picture per 2-D result: png/scan_<analysis>_<result>.png.
+run "${tessera}" run "${analyses}" "${out}/scan.h5" --param "${ring}" -o "${out}/png/scan.png"
 
 echo
 echo "Demo results:"
