@@ -383,7 +383,12 @@ std::unique_ptr<dataset::Dataset> OpenHdf5(const std::string& path, int sig_dims
                           .file = file_path,
                           .field = h5path});
   }
-  if (sig_dims < 0) sig_dims = std::min(2, rank);
+  if (sig_dims < 0) {
+    // Files written by WriteDataset record their navigation/signal split.
+    const auto stored = internal::ReadDoubleAttr(dset.get(), "sig_dims");
+    sig_dims = stored && *stored >= 0 && *stored <= rank ? static_cast<int>(*stored)
+                                                         : std::min(2, rank);
+  }
   if (sig_dims > rank) {
     throw Error(ErrorInfo{
         .code = ErrorCode::kInvalidArgument,

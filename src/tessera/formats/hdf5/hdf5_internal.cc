@@ -167,6 +167,16 @@ std::optional<DType> DTypeOfHdf5(hid_t type, bool* big_endian) {
 
 namespace {
 
+/// h5py's bool: an int8 enum {FALSE = 0, TRUE = 1}.
+Hid BoolType() {
+  Hid type(H5Tenum_create(H5T_NATIVE_INT8));
+  int8_t value = 0;
+  H5Tenum_insert(type.get(), "FALSE", &value);
+  value = 1;
+  H5Tenum_insert(type.get(), "TRUE", &value);
+  return type;
+}
+
 Hid ComplexType(hid_t part, size_t part_size) {
   Hid type(H5Tcreate(H5T_COMPOUND, 2 * part_size));
   H5Tinsert(type.get(), "r", 0, part);
@@ -178,7 +188,7 @@ Hid ComplexType(hid_t part, size_t part_size) {
 
 Hid MemoryTypeOf(DType dtype) {
   switch (dtype) {
-    case DType::kBool: return Hid(H5Tcopy(H5T_NATIVE_UINT8));
+    case DType::kBool: return BoolType();
     case DType::kInt8: return Hid(H5Tcopy(H5T_NATIVE_INT8));
     case DType::kUint8: return Hid(H5Tcopy(H5T_NATIVE_UINT8));
     case DType::kInt16: return Hid(H5Tcopy(H5T_NATIVE_INT16));
@@ -197,7 +207,7 @@ Hid MemoryTypeOf(DType dtype) {
 
 Hid FileTypeOf(DType dtype) {
   switch (dtype) {
-    case DType::kBool: return Hid(H5Tcopy(H5T_STD_U8LE));
+    case DType::kBool: return BoolType();
     case DType::kInt8: return Hid(H5Tcopy(H5T_STD_I8LE));
     case DType::kUint8: return Hid(H5Tcopy(H5T_STD_U8LE));
     case DType::kInt16: return Hid(H5Tcopy(H5T_STD_I16LE));

@@ -42,6 +42,12 @@ class Hid {
   hid_t get() const { return id_; }
   bool valid() const { return id_ >= 0; }
   void Close() noexcept;
+  /// Give up ownership (after closing the id by hand).
+  hid_t Release() {
+    const hid_t id = id_;
+    id_ = H5I_INVALID_HID;
+    return id;
+  }
 
  private:
   hid_t id_ = H5I_INVALID_HID;
@@ -53,6 +59,19 @@ std::string Hdf5ErrorDetail();
 /// Throw `code` naming the file and the HDF5 object, with HDF5's own explanation appended.
 [[noreturn]] void ThrowHdf5(ErrorCode code, const std::string& file, const std::string& object,
                             const std::string& what);
+
+/// Call `fn`; an Error that names no file gets `file` (attribute helpers do not know it).
+template <class Fn>
+void NameFileInErrors(const std::string& file, Fn&& fn) {
+  try {
+    fn();
+  } catch (const Error& e) {
+    if (!e.info().file.empty()) throw;
+    ErrorInfo info = e.info();
+    info.file = file;
+    throw Error(std::move(info));
+  }
+}
 
 /// Return `id` wrapped, or throw kIo (via ThrowHdf5) when it is negative.
 Hid Check(hid_t id, const std::string& file, const std::string& object, const std::string& what);
