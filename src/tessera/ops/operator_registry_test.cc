@@ -83,7 +83,8 @@ TEST(OperatorRegistry, BuiltinsAreDocumentedAndMakeable) {
   RegisterBuiltinOps(registry);
   std::vector<std::string> names;
   for (const AnalysisEntry* entry : registry.entries()) names.push_back(entry->name);
-  for (const char* expected : {"sum", "frame-sum", "stats", "noop"}) {
+  for (const char* expected : {"sum", "frame-sum", "stats", "noop", "virtual-detector", "com",
+                               "radial-profile", "pick"}) {
     EXPECT_NE(std::find(names.begin(), names.end(), expected), names.end()) << expected;
   }
   EXPECT_NE(registry.Make("stats", {}), nullptr);
