@@ -118,7 +118,9 @@ void CheckDatasetPath(hid_t file, const std::string& file_path, const std::strin
   while (pos <= h5path.size()) {
     const size_t slash = std::min(h5path.find('/', pos), h5path.size());
     if (slash > pos) {
-      prefix += "/" + h5path.substr(pos, slash - pos);
+      // Two appends, not "/" + substr: GCC 12 warns (-Wrestrict) about the temporary at -O3.
+      prefix += '/';
+      prefix.append(h5path, pos, slash - pos);
       if (H5Lexists(file, prefix.c_str(), H5P_DEFAULT) <= 0 ||
           H5Oexists_by_name(file, prefix.c_str(), H5P_DEFAULT) <= 0) {
         H5Eclear2(H5E_DEFAULT);
