@@ -5,6 +5,7 @@
 #include <cmath>
 #include <fstream>
 #include <numeric>
+#include <thread>
 
 #include <nlohmann/json.hpp>
 
@@ -112,6 +113,32 @@ TEST(Hdf5Format, ChunkedGzipReadsThroughHdf5) {
   }
   ExpectError([&] { ds->ReadFrames(10, 13, {0, 64}, out.data(), DType::kFloat32); },
               ErrorCode::kInvalidArgument, {"frames"});
+}
+
+TEST(Hdf5Format, ReadsFromSeveralThreadsAtOnce) {
+  TempDir dir;
+  const std::string path = dir.File("threads.h5");
+  const auto values = Ramp(8 * 8 * 16 * 16);
+  AddDataset(path, {.dims = {8, 8, 16, 16}, .chunk = {1, 8, 16, 16}, .gzip = true}, values, true);
+  auto ds = OpenHdf5(path);
+  std::vector<std::thread> threads;
+  std::atomic<int> mismatches{0};
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      std::vector<float> out(256);
+      for (int round = 0; round < 20; ++round) {
+        const int64_t frame = (t * 17 + round * 5) % 64;
+        ds->ReadFrames(frame, frame + 1, {0, 256}, out.data(), DType::kFloat32);
+        for (int i = 0; i < 256; ++i) {
+          if (out[static_cast<size_t>(i)] != values[static_cast<size_t>(frame * 256 + i)]) {
+            ++mismatches;
+          }
+        }
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  EXPECT_EQ(mismatches, 0);
 }
 
 TEST(Hdf5Format, CoversEveryFrameRangeOfA3dNavGrid) {
