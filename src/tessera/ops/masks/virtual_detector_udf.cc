@@ -83,7 +83,7 @@ void VirtualDetectorUdf::PrepareRun(const udf::UdfMeta& meta) {
   }
   density_ = static_cast<double>(nonzero) / static_cast<double>(pixels * nmasks);
   sparse_ = backend_ == MaskBackend::kSparse ||
-            (backend_ == MaskBackend::kAuto && density_ < kSparseDensityThreshold);
+            (backend_ == MaskBackend::kAuto && density_ < SparseDensityThreshold(nmasks));
   offsets_.clear();
   pixels_.clear();
   weights_.clear();
