@@ -546,7 +546,9 @@ def main() -> int:
                     e, w, report = tessera.run(case, f)
                     elapsed, wall = min(elapsed, e), min(wall, w)
                 row["tessera_s"], row["tessera_fresh_s"] = elapsed, wall
-                row["tessera_report"] = report
+                row["tessera_report"] = {k: report[k] for k in
+                                         ("elapsed_s", "gbps", "executor", "threads", "frames")
+                                         if k in report}
             except Exception as e:
                 row["errors"]["tessera"] = str(e)
                 log(f"tessera: {e}")
