@@ -606,8 +606,9 @@ def main() -> int:
     for key, gbps in sorted(page_cache.items()):
         lines.append(f"page-cache read bandwidth, {THREADS} threads, {files[key].path.name}: "
                      f"{gbps:.1f} GB/s")
-    lines.append("tessera = processing time reported by the CLI (elapsed_s); fresh = whole process "
-                 "wall clock; all GB/s are file bytes per second, data in the page cache.")
+    lines.append("tessera = processing time the CLI reports (elapsed_s: file already opened and "
+                 "mapped, page tables populated during the run); fresh = whole process wall clock; "
+                 "GB/s = file bytes per second, data in the page cache.")
     if libertem is not None:
         if libertem.available and libertem.executor:
             tried = ", ".join(f"{k} {v:.1f} GB/s" for k, v in libertem.tried.items())
