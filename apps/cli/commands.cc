@@ -339,13 +339,14 @@ std::vector<std::string> WriteOutputs(const std::string& output,
         if (r.data.rank() != 2) continue;  // PNG pictures of 2-D results only
         formats::WritePng(path, r.data);
       } else {
+        if (r.data.rank() != 2 && r.data.rank() != 3) continue;  // TIFF holds images and stacks
         formats::WriteTiff(path, r.data);
       }
       written.push_back(path);
     }
   }
   if (written.empty()) {
-    throw Error::InvalidArgument("no result is a 2-D image; use .h5 or .npy", "-o");
+    throw Error::InvalidArgument("no result is an image; use .h5 or .npy", "-o");
   }
   return written;
 }

@@ -17,8 +17,12 @@ using internal::Hid;
 void ValidateResults(const std::string& path, std::span<const ResultArray> results) {
   std::set<std::string> names;
   for (const auto& result : results) {
-    if (result.name.empty() || result.name.find('/') != std::string::npos || result.name == "." ||
-        result.name == "..") {
+    // Names may hold one level of grouping ("com/field_y": /results/com/field_y).
+    const bool bad_part = result.name.empty() || result.name.front() == '/' ||
+                          result.name.back() == '/' || result.name.find("//") != std::string::npos ||
+                          result.name.find("./") != std::string::npos || result.name == "." ||
+                          result.name == "..";
+    if (bad_part) {
       throw Error(ErrorInfo{.code = ErrorCode::kInvalidArgument,
                             .message = fmt::format("bad result name '{}'", result.name),
                             .file = path,
@@ -54,8 +58,10 @@ void WriteResult(hid_t group, const std::string& path, const ResultArray& result
                              : H5Screate_simple(data.rank(), dims.data(), nullptr));
   const std::string object = "/results/" + result.name;
   Hid file_type = internal::FileTypeOf(data.dtype());
+  Hid link_props(H5Pcreate(H5P_LINK_CREATE));
+  H5Pset_create_intermediate_group(link_props.get(), 1);
   Hid dset = Check(H5Dcreate2(group, result.name.c_str(), file_type.get(), space.get(),
-                              H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
+                              link_props.get(), H5P_DEFAULT, H5P_DEFAULT),
                    path, object, "cannot create dataset");
   Hid mem_type = internal::MemoryTypeOf(data.dtype());
   if (data.size() > 0) {
