@@ -4,11 +4,29 @@
 // Shared pieces of the analysis kernels: dtype dispatch and blocked reductions. Included only by
 // the ops layer's .cc files.
 
+#include <algorithm>
 #include <cstdint>
 #include <type_traits>
 
 #include "tessera/core/dtype.h"
 #include "tessera/core/error.h"
+
+/// Compile a kernel for baseline x86-64, AVX2 and AVX-512 and pick one at load time (GCC
+/// function multiversioning): release builds still run on any x86-64, never -march=native.
+/// The kernels sum over fixed lane arrays and the build does not contract to FMA, so both
+/// versions produce the same bits.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define TESSERA_MULTIVERSION __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define TESSERA_MULTIVERSION
+#endif
+
+/// Helpers of multiversioned kernels must inline into each version to get its instruction set.
+#if defined(__GNUC__)
+#define TESSERA_ALWAYS_INLINE inline __attribute__((always_inline))
+#else
+#define TESSERA_ALWAYS_INLINE inline
+#endif
 
 namespace tessera::ops::internal {
 
@@ -47,18 +65,38 @@ decltype(auto) DispatchKernelDType(DType dtype, F&& f) {
 inline constexpr int kLanes = 16;
 
 /// Return the sum of n elements as float64, in a fixed order (so results are reproducible).
+/// 8- and 16-bit integers are summed exactly in 32-bit integer lanes, in chunks short enough
+/// never to overflow.
 template <class T>
-inline double SumRow(const T* __restrict row, int64_t n) noexcept {
-  double lanes[kLanes] = {};
-  int64_t p = 0;
-  for (; p + kLanes <= n; p += kLanes) {
+TESSERA_ALWAYS_INLINE double SumRow(const T* __restrict row, int64_t n) noexcept {
+  if constexpr (std::is_integral_v<T> && sizeof(T) <= 2) {
+    using Lane = std::conditional_t<std::is_signed_v<T>, int32_t, uint32_t>;
+    constexpr int64_t kChunk = kLanes * 4096;  // 4096 x 65535 < 2^32
+    int64_t total = 0;
+    int64_t p = 0;
+    while (p < n) {
+      const int64_t chunk_end = std::min(n, p + kChunk);
+      Lane lanes[kLanes] = {};
+      for (; p + kLanes <= chunk_end; p += kLanes) {
 #pragma omp simd
-    for (int k = 0; k < kLanes; ++k) lanes[k] += static_cast<double>(row[p + k]);
+        for (int k = 0; k < kLanes; ++k) lanes[k] += static_cast<Lane>(row[p + k]);
+      }
+      for (; p < chunk_end; ++p) total += row[p];
+      for (int k = 0; k < kLanes; ++k) total += static_cast<int64_t>(lanes[k]);
+    }
+    return static_cast<double>(total);
+  } else {
+    double lanes[kLanes] = {};
+    int64_t p = 0;
+    for (; p + kLanes <= n; p += kLanes) {
+#pragma omp simd
+      for (int k = 0; k < kLanes; ++k) lanes[k] += static_cast<double>(row[p + k]);
+    }
+    double total = 0;
+    for (; p < n; ++p) total += static_cast<double>(row[p]);
+    for (int k = 0; k < kLanes; ++k) total += lanes[k];
+    return total;
   }
-  double total = 0;
-  for (; p < n; ++p) total += static_cast<double>(row[p]);
-  for (int k = 0; k < kLanes; ++k) total += lanes[k];
-  return total;
 }
 
 }  // namespace tessera::ops::internal

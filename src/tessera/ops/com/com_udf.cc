@@ -18,14 +18,14 @@ namespace {
 
 enum Buffer : int { kSum, kSumY, kSumX };
 
-/// Return (sum v, sum v * column) over row[begin, end). Float lanes for narrow types (exact for
-/// up to 16 x 2^24 / max counts per lane), double lanes for wide ones; lanes are summed in double.
+constexpr int kLanes = 16;
+
+/// Add (sum v, sum v * column) over row[begin, end) into the lanes: lane k takes the elements
+/// begin + k, begin + k + 16, ...; the tail goes to the first lanes.
 template <class T, class Acc>
-inline void RowMoments(const T* __restrict row, const Acc* __restrict column, int64_t begin,
-                       int64_t end, double& sum, double& moment) noexcept {
-  constexpr int kLanes = 16;
-  Acc s[kLanes] = {};
-  Acc w[kLanes] = {};
+TESSERA_ALWAYS_INLINE void RowMoments(const T* __restrict row, const Acc* __restrict column,
+                                      int64_t begin, int64_t end, Acc* __restrict s,
+                                      Acc* __restrict w) noexcept {
   int64_t x = begin;
   for (; x + kLanes <= end; x += kLanes) {
 #pragma omp simd
@@ -35,17 +35,49 @@ inline void RowMoments(const T* __restrict row, const Acc* __restrict column, in
       w[k] += v * column[x + k];
     }
   }
-  double total = 0, weighted = 0;
-  for (; x < end; ++x) {
-    total += static_cast<double>(row[x]);
-    weighted += static_cast<double>(row[x]) * static_cast<double>(column[x]);
+  for (int k = 0; x < end; ++x, ++k) {
+    const Acc v = static_cast<Acc>(row[x]);
+    s[k] += v;
+    w[k] += v * column[x];
   }
-  for (int k = 0; k < kLanes; ++k) {
-    total += static_cast<double>(s[k]);
-    weighted += static_cast<double>(w[k]);
+}
+
+/// Accumulate each frame's sum, sum * row and sum * column over the in-mask spans of rows
+/// [row_begin, row_end) (the tile's band) into sum/sum_y/sum_x. A row is summed in `Acc` lanes
+/// (float for narrow types: a row of 16 k pixels keeps 16-bit counts exact), then the lanes are
+/// folded into float64 lanes for the frame, so precision does not depend on the frame size.
+template <class T, class Acc, class Span>
+TESSERA_MULTIVERSION void ComTile(const T* data, int64_t depth, int64_t stride, int64_t band_begin,
+                                  int64_t cols, int64_t row_begin, int64_t row_end,
+                                  const int64_t* row_spans, const Span* spans, const Acc* column,
+                                  double* sum, double* sum_y, double* sum_x) noexcept {
+  for (int64_t f = 0; f < depth; ++f) {
+    const T* frame = data + f * stride - band_begin;  // indexed by signal pixel
+    double total[kLanes] = {}, moment_y[kLanes] = {}, moment_x[kLanes] = {};
+    for (int64_t y = row_begin; y < row_end; ++y) {
+      const T* row = frame + y * cols;
+      Acc s[kLanes] = {}, w[kLanes] = {};
+      for (int64_t i = row_spans[y]; i < row_spans[y + 1]; ++i) {
+        RowMoments(row, column, spans[i].begin, spans[i].end, s, w);
+      }
+      const double weight_y = static_cast<double>(y);
+#pragma omp simd
+      for (int k = 0; k < kLanes; ++k) {
+        total[k] += static_cast<double>(s[k]);
+        moment_y[k] += static_cast<double>(s[k]) * weight_y;
+        moment_x[k] += static_cast<double>(w[k]);
+      }
+    }
+    double t = 0, my = 0, mx = 0;
+    for (int k = 0; k < kLanes; ++k) {
+      t += total[k];
+      my += moment_y[k];
+      mx += moment_x[k];
+    }
+    sum[f] += t;
+    sum_y[f] += my;
+    sum_x[f] += mx;
   }
-  sum += total;
-  moment += weighted;
 }
 
 }  // namespace
@@ -141,25 +173,9 @@ void ComUdf::ProcessTile(const dataset::Tile& tile, udf::BufferSet& buffers) con
     } else {
       column = column_f64_.data();
     }
-    const T* data = static_cast<const T*>(tile.data);
-    for (int64_t f = 0; f < tile.depth; ++f) {
-      const T* frame = data + f * tile.frame_stride - tile.sig.begin;  // indexed by sig pixel
-      double total = 0, moment_y = 0, moment_x = 0;
-      for (int64_t y = row_begin; y < row_end; ++y) {
-        const T* row = frame + y * cols_;
-        double row_sum = 0, row_moment = 0;
-        for (int64_t s = row_spans_[static_cast<size_t>(y)]; s < row_spans_[static_cast<size_t>(y) + 1]; ++s) {
-          const Span span = spans_[static_cast<size_t>(s)];
-          RowMoments(row, column, span.begin, span.end, row_sum, row_moment);
-        }
-        total += row_sum;
-        moment_y += row_sum * static_cast<double>(y);
-        moment_x += row_moment;
-      }
-      sum[f] += total;
-      sum_y[f] += moment_y;
-      sum_x[f] += moment_x;
-    }
+    ComTile(static_cast<const T*>(tile.data), tile.depth, tile.frame_stride, tile.sig.begin,
+            cols_, row_begin, row_end, row_spans_.data(), spans_.data(), column, sum, sum_y,
+            sum_x);
   });
 }
 

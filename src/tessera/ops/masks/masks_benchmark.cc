@@ -15,22 +15,24 @@ std::vector<MaskShape> Masks(int64_t count, double density) {
   return masks;
 }
 
-// Args: masks, density in percent, backend (0 dense, 1 sparse).
+// Args: masks, density in percent, backend (0 dense, 1 sparse), frames per tile (0: as the runner).
 void BM_Masks(benchmark::State& state) {
   VirtualDetectorUdf udf(Masks(state.range(0), static_cast<double>(state.range(1)) / 100),
                          state.range(2) == 0 ? MaskBackend::kDense : MaskBackend::kSparse);
-  bench::ProcessTiles(state, udf, DType::kFloat32);
+  bench::ProcessTiles(state, udf, DType::kFloat32, state.range(3));
 }
 
 void DensitySweep(benchmark::internal::Benchmark* b) {
   for (int64_t masks : {1, 16}) {
     for (int64_t density : {1, 2, 5, 10, 25, 100}) {
-      for (int64_t backend : {0, 1}) b->Args({masks, density, backend});
+      for (int64_t backend : {0, 1}) b->Args({masks, density, backend, 0});
     }
   }
 }
 BENCHMARK(BM_Masks)->Apply(DensitySweep)->UseRealTime();
-BENCHMARK(BM_Masks)->Args({1, 100, 0})->Args({16, 100, 0})->Threads(2)->UseRealTime();
+BENCHMARK(BM_Masks)->Args({1, 100, 0, 0})->Args({16, 100, 0, 0})->Threads(2)->UseRealTime();
+// Tile depth: sgemm packs the mask band on every call, so deeper tiles amortise it.
+BENCHMARK(BM_Masks)->Args({16, 100, 0, 16})->Args({16, 100, 0, 64})->Args({16, 100, 0, 256})->UseRealTime();
 
 void BM_MasksRun(benchmark::State& state) {
   VirtualDetectorUdf udf(Masks(state.range(1), 1.0), MaskBackend::kDense);

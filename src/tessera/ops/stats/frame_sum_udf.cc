@@ -7,7 +7,7 @@ namespace tessera::ops {
 namespace {
 
 template <class T>
-void SumEachFrame(const T* data, int64_t depth, int64_t stride, int64_t pixels,
+TESSERA_MULTIVERSION void SumEachFrame(const T* data, int64_t depth, int64_t stride, int64_t pixels,
                   double* out) noexcept {
   for (int64_t f = 0; f < depth; ++f) out[f] += internal::SumRow(data + f * stride, pixels);
 }

@@ -22,7 +22,7 @@ struct Moments {
 };
 
 /// Fold (n_b, mean_b, m2_b) into pixel p of `acc` (Chan et al. 1979).
-inline void ChanMerge(const Moments& acc, int64_t p, double n_b, double mean_b,
+TESSERA_ALWAYS_INLINE void ChanMerge(const Moments& acc, int64_t p, double n_b, double mean_b,
                       double m2_b) noexcept {
   const double n_a = acc.count[p];
   const double n = n_a + n_b;
@@ -38,8 +38,8 @@ constexpr int64_t kBlock = 32;
 /// Reduce pixels [p0, p0 + width) of a tile and merge them into `acc`. kFull blocks have
 /// width == kBlock known at compile time, so the compiler keeps the inner loop in registers.
 template <class T, bool kFull>
-inline void ReduceBlock(const T* data, int64_t depth, int64_t stride, int64_t p0, int64_t width,
-                        const Moments& acc) noexcept {
+TESSERA_ALWAYS_INLINE void ReduceBlock(const T* data, int64_t depth, int64_t stride, int64_t p0,
+                                       int64_t width, const Moments& acc) noexcept {
   const int64_t nb = kFull ? kBlock : width;
   double shift[kBlock];
   double s1[kBlock];
@@ -77,7 +77,7 @@ inline void ReduceBlock(const T* data, int64_t depth, int64_t stride, int64_t p0
 }
 
 template <class T>
-void ReduceTile(const T* data, int64_t depth, int64_t stride, int64_t pixels,
+TESSERA_MULTIVERSION void ReduceTile(const T* data, int64_t depth, int64_t stride, int64_t pixels,
                 const Moments& acc) noexcept {
   if (depth <= 0) return;
   int64_t p0 = 0;
