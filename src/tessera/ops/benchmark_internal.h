@@ -49,7 +49,7 @@ inline void ProcessTiles(benchmark::State& state, udf::Udf& udf, DType dtype, in
   const auto& ds = Data(dtype);
   const auto& meta = ds.meta();
   udf::UdfMeta udf_meta{.dataset = &meta, .input_dtype = dtype};
-  if (state.thread_index() == 0) udf.PrepareRun(udf_meta);
+  udf.PrepareRun(udf_meta);  // every benchmark thread owns its UDF
   const int64_t sig = meta.shape.sig_size();
   const int64_t elem = SizeOf(dtype);
   if (depth == 0) depth = std::clamp<int64_t>((int64_t{1} << 20) / (sig * 4), 1, 32);

@@ -14,7 +14,7 @@
 /// Compile a kernel for baseline x86-64, AVX2 and AVX-512 and pick one at load time (GCC
 /// function multiversioning): release builds still run on any x86-64, never -march=native.
 /// The kernels sum over fixed lane arrays and the build does not contract to FMA, so both
-/// versions produce the same bits.
+/// versions produce the same bits (CMakeLists.txt sets -ffp-contract=off for this layer).
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 #define TESSERA_MULTIVERSION __attribute__((target_clones("avx512f", "avx2", "default")))
 #else

@@ -56,6 +56,11 @@ std::vector<udf::BufferSpec> VirtualDetectorUdf::GetResultBuffers(const udf::Udf
            .extra_shape = {num_masks()}}};
 }
 
+udf::TilingPreferences VirtualDetectorUdf::tiling_preferences() const {
+  if (sparse_ || num_masks() == 1) return {};
+  return {.depth = 128, .total_bytes = int64_t{8} << 20};
+}
+
 void VirtualDetectorUdf::PrepareRun(const udf::UdfMeta& meta) {
   UseSingleThreadedBlas();
   const auto sig = meta.dataset->shape.sig();
