@@ -19,7 +19,6 @@ namespace tessera::formats {
 namespace {
 
 constexpr int64_t kBlockBytes = int64_t{16} << 20;
-constexpr int64_t kChunkTargetBytes = int64_t{1} << 20;
 
 /// Where blocks of consecutive frames go.
 class FrameSink {
@@ -120,25 +119,11 @@ class Hdf5Sink final : public FrameSink {
                                      : H5Screate_simple(static_cast<int>(dims.size()),
                                                         h5dims.data(), nullptr));
     internal::Hid dcpl(H5Pcreate(H5P_DATASET_CREATE));
-    const int64_t frame_bytes = meta_.shape.sig_size() * SizeOf(meta_.dtype);
-    const bool chunkable = !dims.empty() && meta_.shape.size() > 0 && frame_bytes < (int64_t{1} << 31);
-    if (chunkable) {
-      // Chunks of k whole frames along the last navigation axis, k dividing that axis, so that
-      // blocks of a multiple of k frames always write whole chunks.
-      std::vector<hsize_t> chunk = h5dims;
-      const int nav_dims = meta_.shape.nav_dims();
-      for (int i = 0; i < nav_dims; ++i) chunk[static_cast<size_t>(i)] = 1;
-      if (nav_dims > 0) {
-        const int64_t last = meta_.shape.nav()[static_cast<size_t>(nav_dims - 1)];
-        const int64_t target = std::clamp<int64_t>(kChunkTargetBytes / std::max<int64_t>(frame_bytes, 1), 1, last);
-        int64_t k = target;
-        while (last % k != 0) --k;
-        chunk[static_cast<size_t>(nav_dims - 1)] = static_cast<hsize_t>(k);
-        chunk_frames_ = k;
-      }
-      internal::Check(H5Pset_chunk(dcpl.get(), static_cast<int>(chunk.size()), chunk.data()),
-                      path_, "/data", "cannot set chunking");
-    }
+    // Contiguous and uncompressed: readers (ours included) map it and read frames zero copy,
+    // and h5py, HyperSpy and LiberTEM read it without filter plugins. Allocated early so the
+    // layout is fixed before the first write.
+    H5Pset_layout(dcpl.get(), H5D_CONTIGUOUS);
+    H5Pset_alloc_time(dcpl.get(), H5D_ALLOC_TIME_EARLY);
     internal::Hid file_type = internal::FileTypeOf(meta_.dtype);
     mem_type_ = internal::MemoryTypeOf(meta_.dtype);
     dset_ = internal::Check(H5Dcreate2(file_.get(), "data", file_type.get(), space.get(),
