@@ -205,7 +205,7 @@ struct RunCommandOptions {
   std::string executor = "threads";
   int threads = 0;
   double partition_mib = 64;
-  std::string output;
+  std::vector<std::string> outputs;
   bool json = false;
   bool quiet = false;
 };
@@ -336,8 +336,25 @@ std::vector<std::string> WriteOutputs(const std::string& output,
       if (ext == ".npy") {
         formats::WriteNpy(path, r.data);
       } else if (ext == ".png") {
-        if (r.data.rank() != 2) continue;  // PNG pictures of 2-D results only
-        formats::WritePng(path, r.data);
+        if (r.data.rank() == 2) {
+          formats::WritePng(path, r.data);
+        } else if (r.data.rank() == 3 && r.kind == udf::BufferKind::kNav && r.data.shape()[2] <= 16) {
+          // A scan-shaped stack such as one virtual image per mask: one picture each.
+          const int64_t rows = r.data.shape()[0], cols = r.data.shape()[1], n = r.data.shape()[2];
+          for (int64_t k = 0; k < n; ++k) {
+            NdArray plane(DType::kFloat64, {rows, cols});
+            auto out_plane = plane.flat<double>();
+            for (int64_t i = 0; i < rows * cols; ++i) {
+              out_plane[static_cast<size_t>(i)] = r.data.GetAsDouble(i * n + k);
+            }
+            const auto sliced = n == 1 ? path : fmt::format("{}_{}{}", path.substr(0, path.size() - ext.size()), k, ext);
+            formats::WritePng(sliced, plane);
+            written.push_back(sliced);
+          }
+          continue;
+        } else {
+          continue;  // PNG pictures of images only
+        }
       } else {
         if (r.data.rank() != 2 && r.data.rank() != 3) continue;  // TIFF holds images and stacks
         formats::WriteTiff(path, r.data);
@@ -399,12 +416,12 @@ int RunRun(const RunCommandOptions& options, const Context& context) {
   }
   if (names.empty()) throw Error::InvalidArgument("no analysis given", "analysis");
   const auto routed = RouteParams(names, options.params);
-  if (!options.output.empty()) {
+  for (const auto& output : options.outputs) {
     // Fail on an unwritable output before spending minutes on the data.
-    const auto dir = std::filesystem::path(options.output).parent_path();
+    const auto dir = std::filesystem::path(output).parent_path();
     const std::string d = dir.empty() ? "." : dir.string();
     if (::access(d.c_str(), W_OK) != 0) {
-      throw Error::Io("output directory does not exist or is not writable", options.output);
+      throw Error::Io("output directory does not exist or is not writable", output);
     }
   }
 
@@ -413,7 +430,14 @@ int RunRun(const RunCommandOptions& options, const Context& context) {
   std::vector<std::unique_ptr<udf::Udf>> udfs;
   std::vector<udf::Udf*> udf_ptrs;
   for (size_t i = 0; i < names.size(); ++i) {
-    udfs.push_back(Operators().Make(names[i], routed[i]));
+    // Parameters that name a file of weights (mask_file) are loaded here, next to the data.
+    std::map<std::string, NdArray> arrays;
+    for (const auto& spec : Operators().Find(names[i])->params) {
+      const auto it = routed[i].find(spec.name);
+      if (spec.type != ops::ParamType::kArrayFile || it == routed[i].end()) continue;
+      arrays.emplace(spec.name, LoadArray(it->second, DType::kFloat32));
+    }
+    udfs.push_back(Operators().Make(names[i], routed[i], std::move(arrays)));
     udf_ptrs.push_back(udfs.back().get());
   }
 
@@ -456,7 +480,7 @@ int RunRun(const RunCommandOptions& options, const Context& context) {
   const int64_t bytes = frames * meta.shape.sig_size() * SizeOf(meta.dtype);
 
   std::vector<std::string> written;
-  if (!options.output.empty()) {
+  if (!options.outputs.empty()) {
     formats::Provenance provenance;
     provenance.command_line = fmt::format("{}", fmt::join(context.command_line, " "));
     provenance.tessera_version = TESSERA_VERSION;
@@ -478,7 +502,11 @@ int RunRun(const RunCommandOptions& options, const Context& context) {
           .xxh3_128 = ChecksumFile(f.path).ToHex()});
     }
     provenance.end_time = NowIso8601();
-    written = WriteOutputs(options.output, names, results, provenance);
+    for (const auto& output : options.outputs) {
+      for (auto& path : WriteOutputs(output, names, results, provenance)) {
+        written.push_back(std::move(path));
+      }
+    }
   }
 
   if (options.json) {
@@ -627,7 +655,8 @@ void AddCommands(CLI::App& app, Context& context) {
   run_cmd->add_option("--executor", run.executor, "threads (default) or inline");
   run_cmd->add_option("--threads", run.threads, "Worker threads (default: all cores)");
   run_cmd->add_option("--partition-mib", run.partition_mib, "Partition size in MiB (default 64)");
-  run_cmd->add_option("-o,--output", run.output, "Write results: OUT.h5 (all + provenance), .npy, .png, .tif");
+  run_cmd->add_option("-o,--output", run.outputs,
+                      "Write results: OUT.h5 (all + provenance), .npy, .png, .tif (repeatable)");
   run_cmd->add_flag("--json", run.json, "Print a JSON summary (timings, result statistics)");
   run_cmd->add_flag("-q,--quiet", run.quiet, "No progress bar");
   run_cmd->callback([&] {

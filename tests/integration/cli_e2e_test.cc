@@ -18,6 +18,7 @@
 #include "tessera/core/error.h"
 #include "tessera/dataset/synthetic.h"
 #include "tessera/formats/format_registry.h"
+#include "tessera/formats/npy/npy_format.h"
 
 namespace tessera {
 namespace {
@@ -168,16 +169,24 @@ TEST_F(CliTest, CentreOfMassFollowsTheImposedShift) {
 TEST_F(CliTest, VirtualDetectorsMatchBruteForce) {
   const std::string file = Path("scan.h5");
   ASSERT_EQ(Run(fmt::format("generate 4dstem {} --scan 12x10 --frame 64x64 --dtype uint16 --seed 7", file)).exit_code, 0);
+  // A weighted mask image from a file: a ramp over the columns.
+  {
+    NdArray weights(DType::kFloat32, {64, 64});
+    auto w = weights.view<float>();
+    for (int64_t y = 0; y < 64; ++y)
+      for (int64_t x = 0; x < 64; ++x) w(y, x) = static_cast<float>(x) / 64.0f;
+    formats::WriteNpy(Path("weights.npy"), weights);
+  }
   auto run = Run(fmt::format(
       "run virtual-detector {} --param 'masks=disk:31.5,31.5,9;ring:31.5,31.5,12,25;rect:0,0,10,20' "
-      "-o {} -q", file, Path("vd.npy")));
+      "--param mask_file={} -o {} -q", file, Path("weights.npy"), Path("vd.npy")));
   ASSERT_EQ(run.exit_code, 0) << run.err;
   std::vector<int64_t> shape;
   const auto intensity = Load(Path("vd.npy"), &shape);
-  ASSERT_EQ(shape, (std::vector<int64_t>{12, 10, 3}));
+  ASSERT_EQ(shape, (std::vector<int64_t>{12, 10, 4}));
   const auto data = Load(file);
   for (int64_t f = 0; f < 120; ++f) {
-    double disk = 0, ring = 0, rect = 0;
+    double disk = 0, ring = 0, rect = 0, ramp = 0;
     for (int64_t y = 0; y < 64; ++y) {
       for (int64_t x = 0; x < 64; ++x) {
         const double v = data[static_cast<size_t>(f * 4096 + y * 64 + x)];
@@ -185,11 +194,13 @@ TEST_F(CliTest, VirtualDetectorsMatchBruteForce) {
         if (d2 <= 81) disk += v;
         if (d2 >= 144 && d2 <= 625) ring += v;
         if (y >= 0 && y < 10 && x >= 0 && x < 20) rect += v;
+        ramp += v * static_cast<double>(static_cast<float>(x) / 64.0f);
       }
     }
-    EXPECT_NEAR(intensity[static_cast<size_t>(f * 3 + 0)], disk, 1e-6 * disk + 1e-3) << f;
-    EXPECT_NEAR(intensity[static_cast<size_t>(f * 3 + 1)], ring, 1e-6 * ring + 1e-3) << f;
-    EXPECT_NEAR(intensity[static_cast<size_t>(f * 3 + 2)], rect, 1e-6 * rect + 1e-3) << f;
+    EXPECT_NEAR(intensity[static_cast<size_t>(f * 4 + 0)], disk, 1e-6 * disk + 1e-3) << f;
+    EXPECT_NEAR(intensity[static_cast<size_t>(f * 4 + 1)], ring, 1e-6 * ring + 1e-3) << f;
+    EXPECT_NEAR(intensity[static_cast<size_t>(f * 4 + 2)], rect, 1e-6 * rect + 1e-3) << f;
+    EXPECT_NEAR(intensity[static_cast<size_t>(f * 4 + 3)], ramp, 1e-5 * ramp + 1e-2) << f;
   }
 }
 

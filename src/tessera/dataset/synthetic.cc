@@ -135,11 +135,17 @@ Synthetic4dstem::Synthetic4dstem(SyntheticParams params) : params_(std::move(par
     }
   }
   std::sort(hot_pixels_.begin(), hot_pixels_.end());
+  // The hot pixels as "y,x;y,x", ready for `tessera run --excluded-pixels`.
+  std::string hot_yx;
+  for (int64_t pixel : hot_pixels_) {
+    hot_yx += fmt::format("{}{},{}", hot_yx.empty() ? "" : ";", pixel / params_.frame[1],
+                          pixel % params_.frame[1]);
+  }
   meta_.metadata_json = fmt::format(
       R"({{"generator": "tessera synthetic 4dstem", "seed": {}, "bf_radius_px": {}, )"
-      R"("shift_amplitude_px": {}, "bf_counts": {}, "bragg_counts": {}, "hot_pixels": {}}})",
+      R"("shift_amplitude_px": {}, "bf_counts": {}, "bragg_counts": {}, "hot_pixels": "{}"}})",
       params_.seed, bf_radius_, shift_amplitude_, params_.bf_counts, params_.bragg_counts,
-      hot_pixels_.size());
+      hot_yx);
 }
 
 std::pair<double, double> Synthetic4dstem::Shift(int64_t y, int64_t x) const {
