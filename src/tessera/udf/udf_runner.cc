@@ -113,13 +113,16 @@ void UdfRunner::Negotiate() {
   const int64_t rows = shape.sig_dims() > 0 ? shape.sig()[0] : 1;
   const int64_t row_pixels = rows > 0 ? sig_size / rows : 0;
   scheme_ = {};
-  if (full_frames || frame_bytes <= budget || rows <= 1) {
-    scheme_.depth = std::clamp<int64_t>(budget / frame_bytes, 1, depth_pref);
+  // Deep tiles first (the UDFs' preferred depth, 32 by default), then as many rows of the frame
+  // as fit the byte budget: per-tile work such as a moment merge or a GEMM call is amortised over
+  // many frames, and the tile still fits the core's cache share (LiberTEM's negotiation).
+  const int64_t band_rows = std::clamp<int64_t>(
+      budget / std::max<int64_t>(depth_pref * row_pixels * elem, 1), 1, std::max<int64_t>(rows, 1));
+  if (full_frames || rows <= 1 || band_rows >= rows) {
+    scheme_.depth = full_frames ? std::clamp<int64_t>(budget / frame_bytes, 1, depth_pref) : depth_pref;
     scheme_.sig_ranges.push_back({0, sig_size});
   } else {
     scheme_.depth = depth_pref;
-    const int64_t band_rows =
-        std::clamp<int64_t>(budget / std::max<int64_t>(depth_pref * row_pixels * elem, 1), 1, rows);
     for (int64_t r = 0; r < rows; r += band_rows) {
       scheme_.sig_ranges.push_back({r * row_pixels, std::min(rows, r + band_rows) * row_pixels});
     }
