@@ -4,6 +4,7 @@ option(TESSERA_BUILD_TESTS "Build the unit and end-to-end tests" ON)
 option(TESSERA_BUILD_BENCHMARKS "Build the Google Benchmark micro-benchmarks" OFF)
 option(TESSERA_SANITIZE "Build with AddressSanitizer + UndefinedBehaviorSanitizer" OFF)
 option(TESSERA_WERROR "Treat warnings in Tessera's own code as errors" ON)
+option(TESSERA_FUZZ "Build the libFuzzer targets in fuzz/ (clang only)" OFF)
 
 if(NOT CMAKE_BUILD_TYPE)
   set(CMAKE_BUILD_TYPE Release CACHE STRING "Build type" FORCE)
