@@ -206,6 +206,7 @@ struct RunCommandOptions {
   int threads = 0;
   double partition_mib = 64;
   std::vector<std::string> outputs;
+  int repeat = 1;
   bool json = false;
   bool quiet = false;
 };
@@ -460,21 +461,30 @@ int RunRun(const RunCommandOptions& options, const Context& context) {
 
   ProgressBar bar(fmt::format("{}", fmt::join(names, ",")));
   const bool show_progress = !options.quiet;
-  const auto t0 = std::chrono::steady_clock::now();
   // Test hook: deliver a real SIGINT after N merged partitions, so the end-to-end tests can check
   // Ctrl-C handling deterministically, without sleeping.
   const char* sigint_hook = std::getenv("TESSERA_TEST_SIGINT_AFTER_PARTITIONS");
   const int64_t sigint_after = sigint_hook != nullptr ? std::atoll(sigint_hook) : -1;
-  auto results = exec::RunUdfs(
-      *executor, *ds, udf_ptrs, run_options,
-      [&](const udf::Progress& p, const udf::UdfRunner&) {
-        if (p.partitions_done == sigint_after) std::raise(SIGINT);
-        if (show_progress) {
-          bar.Update(p.frames_done, p.frames_total,
-                     fmt::format("partitions {}/{}", p.partitions_done, p.partitions_total));
-        }
-      });
-  const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  // --repeat runs the same pass again over the still-mapped file: the first pass is what a fresh
+  // process sees, the best of the others what an interactive session (server, notebook) sees.
+  std::vector<double> elapsed_runs;
+  std::vector<std::vector<udf::Result>> results;
+  for (int pass = 0; pass < std::max(options.repeat, 1); ++pass) {
+    const auto t0 = std::chrono::steady_clock::now();
+    results = exec::RunUdfs(
+        *executor, *ds, udf_ptrs, run_options,
+        [&](const udf::Progress& p, const udf::UdfRunner&) {
+          if (p.partitions_done == sigint_after) std::raise(SIGINT);
+          if (show_progress) {
+            bar.Update(p.frames_done, p.frames_total,
+                       fmt::format("partitions {}/{}", p.partitions_done, p.partitions_total));
+          }
+        });
+    elapsed_runs.push_back(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  }
+  const double elapsed = elapsed_runs.front();
+  const double elapsed_best = *std::min_element(elapsed_runs.begin(), elapsed_runs.end());
   bar.Finish();
   const int64_t frames = roi ? roi->count() : meta.shape.nav_size();
   const int64_t bytes = frames * meta.shape.sig_size() * SizeOf(meta.dtype);
@@ -519,6 +529,9 @@ int RunRun(const RunCommandOptions& options, const Context& context) {
     j["bytes"] = bytes;
     j["elapsed_s"] = elapsed;
     j["gbps"] = elapsed > 0 ? static_cast<double>(bytes) / elapsed / 1e9 : 0.0;
+    j["elapsed_runs_s"] = elapsed_runs;
+    j["elapsed_best_s"] = elapsed_best;
+    j["gbps_best"] = elapsed_best > 0 ? static_cast<double>(bytes) / elapsed_best / 1e9 : 0.0;
     json res = json::object();
     for (size_t a = 0; a < names.size(); ++a) {
       json list = json::array();
@@ -657,6 +670,9 @@ void AddCommands(CLI::App& app, Context& context) {
   run_cmd->add_option("--partition-mib", run.partition_mib, "Partition size in MiB (default 64)");
   run_cmd->add_option("-o,--output", run.outputs,
                       "Write results: OUT.h5 (all + provenance), .npy, .png, .tif (repeatable)");
+  run_cmd->add_option("--repeat", run.repeat,
+                      "Run the pass N times over the mapped file and report each time (benchmarks)")
+      ->check(CLI::Range(1, 1000));
   run_cmd->add_flag("--json", run.json, "Print a JSON summary (timings, result statistics)");
   run_cmd->add_flag("-q,--quiet", run.quiet, "No progress bar");
   run_cmd->callback([&] {
