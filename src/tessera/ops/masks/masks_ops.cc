@@ -53,8 +53,9 @@ MaskBackend ParseBackend(const Params& params) {
   if (text == "auto") return MaskBackend::kAuto;
   if (text == "dense") return MaskBackend::kDense;
   if (text == "sparse") return MaskBackend::kSparse;
+  if (text == "runs") return MaskBackend::kRuns;
   throw Error::InvalidArgument(
-      fmt::format("backend: expected auto, dense or sparse, got '{}'", text), "backend");
+      fmt::format("backend: expected auto, dense, sparse or runs, got '{}'", text), "backend");
 }
 
 }  // namespace
@@ -103,9 +104,12 @@ void RegisterMaskOps(OperatorRegistry& registry) {
           "mask_file (its values are the weights). These may be combined: masks= first, then "
           "shape=, then mask_file. A mask whose centre lies outside the frame or that selects "
           "no pixel is an error naming its parameter.\n"
-          "Stacks with few non-zero weights (under 15% for one mask, 4% for several) use a "
-          "sparse kernel (float64 accumulation); denser ones OpenBLAS sgemv/sgemm straight on "
-          "the tile (float32 accumulation, as LiberTEM); backend= forces one.",
+          "Masks of weight 1 that do not overlap (disks, rings, sectors side by side, one or "
+          "many) become a per-pixel label map stored as runs of pixels: every pixel is read "
+          "once, whatever the number of masks. Other stacks with few non-zero weights (under "
+          "15% for one mask, 4% for several) use a sparse kernel (float64 accumulation); denser "
+          "ones OpenBLAS sgemv/sgemm straight on the tile (float32 accumulation, as LiberTEM); "
+          "backend= forces one.",
       .params =
           {
               {.name = "masks", .type = ParamType::kString,
@@ -130,7 +134,7 @@ void RegisterMaskOps(OperatorRegistry& registry) {
                               "(loaded by the caller)",
                .optional = true},
               {.name = "backend", .type = ParamType::kString, .default_value = "auto",
-               .description = "auto, dense (sgemm) or sparse"},
+               .description = "auto, dense (sgemm), sparse (CSR) or runs (label map)"},
           },
       .outputs = {"intensity"},
       .make = [](const Params& params) { return MakeVirtualDetector(params); },

@@ -100,6 +100,12 @@ std::vector<MaskShape> AllKinds() {
           MaskShape::Image(MakeImageMask())};
 }
 
+/// Binary masks that do not overlap: the runs (label map) kernel applies.
+std::vector<MaskShape> DisjointKinds() {
+  return {MaskShape::Disk(5.5, 4.5, 1.5), MaskShape::Ring(5.5, 4.5, 1.5, 3),
+          MaskShape::Ring(5.5, 4.5, 3, 5), MaskShape::Point(0, 0), MaskShape::Rectangle(10, 0, 12, 3)};
+}
+
 /// intensity[f, m] = sum_p data[f, p] * w_m[p] in float64; NaN outside the ROI.
 std::vector<double> BruteForce(const NdArray& data, const std::vector<MaskShape>& masks,
                                const dataset::Roi* roi) {
@@ -133,7 +139,7 @@ TEST_P(VirtualDetector, EveryMaskKindAgreesWithBruteForce) {
   const int64_t nav[2] = {kNy, kNx};
   const auto roi = dataset::Roi::FromMask(nav, mask);
   auto ds = dataset::MakeMemoryDataset(data.Clone(), 2);
-  const auto masks = AllKinds();
+  const auto masks = c.backend == MaskBackend::kRuns ? DisjointKinds() : AllKinds();
   const auto expected = BruteForce(data, masks, c.roi ? &roi : nullptr);
   // Each mask alone (sgemv / single-mask sparse) and the whole stack (sgemm / CSR).
   for (int64_t single = -1; single < static_cast<int64_t>(masks.size()); ++single) {
@@ -143,6 +149,7 @@ TEST_P(VirtualDetector, EveryMaskKindAgreesWithBruteForce) {
                                                  .partition_bytes = 6 * kPixels * 4,
                                                  .tiny_tiles = c.tiny_tiles});
     EXPECT_EQ(udf.sparse(), c.backend == MaskBackend::kSparse);
+    EXPECT_EQ(udf.used_backend(), c.backend);
     const auto& intensity = Get(results, "intensity");
     const int64_t n = static_cast<int64_t>(stack.size());
     ASSERT_EQ(intensity.data.shape(), (std::vector<int64_t>{kNy, kNx, n}));
@@ -169,27 +176,54 @@ INSTANTIATE_TEST_SUITE_P(
                       Case{DType::kFloat32, MaskBackend::kSparse, true, true},
                       Case{DType::kUint16, MaskBackend::kDense, true, false},
                       Case{DType::kUint16, MaskBackend::kSparse, true, false},
-                      Case{DType::kUint16, MaskBackend::kSparse, false, true}));
+                      Case{DType::kUint16, MaskBackend::kSparse, false, true},
+                      Case{DType::kFloat32, MaskBackend::kRuns, false, false},
+                      Case{DType::kFloat32, MaskBackend::kRuns, true, true},
+                      Case{DType::kUint16, MaskBackend::kRuns, true, false}));
+
+TEST(VirtualDetector, AutoPicksRunsForDisjointBinaryMasksAndRunsNeedThem) {
+  auto ds = dataset::MakeMemoryDataset(testing::MakeRandomArray(DType::kFloat32, {kNy, kNx, kSy, kSx}, 5), 2);
+  VirtualDetectorUdf runs(DisjointKinds());
+  const auto a = Values(Get(testing::Run(*ds, runs), "intensity"));
+  EXPECT_EQ(runs.used_backend(), MaskBackend::kRuns);
+  VirtualDetectorUdf dense(DisjointKinds(), MaskBackend::kDense);
+  const auto b = Values(Get(testing::Run(*ds, dense), "intensity"));
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i) EXPECT_NEAR(a[i], b[i], 1e-5 * std::abs(b[i]) + 1e-3) << i;
+  VirtualDetectorUdf overlapping({MaskShape::Disk(5, 5, 3), MaskShape::Disk(5, 5, 2)});
+  testing::Run(*ds, overlapping);
+  EXPECT_NE(overlapping.used_backend(), MaskBackend::kRuns);
+  VirtualDetectorUdf forced(AllKinds(), MaskBackend::kRuns);
+  ExpectInvalidArgument([&] { testing::Run(*ds, forced); }, "backend");
+}
 
 TEST(VirtualDetector, AutoPicksSparseForSparseStacks) {
   auto ds = dataset::MakeMemoryDataset(testing::MakeRandomArray(DType::kFloat32, {kNy, kNx, kSy, kSx}, 1), 2);
-  VirtualDetectorUdf point({MaskShape::Point(3, 3)});
+  VirtualDetectorUdf point({MaskShape::Point(3, 3)}, MaskBackend::kAuto);
   testing::Run(*ds, point);
-  EXPECT_TRUE(point.sparse());
-  VirtualDetectorUdf rect({MaskShape::Rectangle(0, 0, 6, 10)});
+  EXPECT_EQ(point.used_backend(), MaskBackend::kRuns);  // binary: runs beat CSR
+  VirtualDetectorUdf weighted({MaskShape::Image(MakeImageMask()), MaskShape::Point(3, 3)});
+  testing::Run(*ds, weighted);
+  EXPECT_EQ(weighted.used_backend(), MaskBackend::kDense);
+  VirtualDetectorUdf rect({MaskShape::Rectangle(0, 0, 6, 10), MaskShape::Rectangle(2, 2, 4, 4)});
   testing::Run(*ds, rect);
-  EXPECT_FALSE(rect.sparse());
-  EXPECT_DOUBLE_EQ(rect.density(), 0.5);
+  EXPECT_EQ(rect.used_backend(), MaskBackend::kDense);  // overlapping, dense
+  EXPECT_DOUBLE_EQ(rect.density(), (60.0 + 4.0) / 240.0);
+  VirtualDetectorUdf sparse({MaskShape::Rectangle(0, 0, 1, 2), MaskShape::Rectangle(0, 0, 1, 1),
+                             MaskShape::Point(5, 5)});
+  testing::Run(*ds, sparse);
+  EXPECT_TRUE(sparse.sparse());  // overlapping and under 4 % non-zero
 }
 
 TEST(VirtualDetector, BitIdenticalOnEveryExecutor) {
   auto ds = dataset::MakeMemoryDataset(testing::MakeRandomArray(DType::kFloat32, {kNy, kNx, kSy, kSx}, 9), 2);
-  for (MaskBackend backend : {MaskBackend::kDense, MaskBackend::kSparse}) {
-    VirtualDetectorUdf reference_udf(AllKinds(), backend);
+  for (MaskBackend backend : {MaskBackend::kDense, MaskBackend::kSparse, MaskBackend::kRuns}) {
+    const auto stack = backend == MaskBackend::kRuns ? DisjointKinds() : AllKinds();
+    VirtualDetectorUdf reference_udf(stack, backend);
     const auto reference = testing::Run(*ds, reference_udf, {.partition_bytes = 3 * kPixels * 4});
     for (testing::RunConfig config : testing::AllExecutors()) {
       config.partition_bytes = 3 * kPixels * 4;
-      VirtualDetectorUdf udf(AllKinds(), backend);
+      VirtualDetectorUdf udf(stack, backend);
       testing::ExpectBitIdentical(reference, testing::Run(*ds, udf, config));
     }
   }

@@ -13,11 +13,14 @@ namespace tessera::ops {
 
 class Params;
 
-/// How the mask stack is applied.
+/// How the mask stack is applied. kAuto picks kRuns for non-overlapping binary masks (rings,
+/// sectors, disks side by side: each pixel read once, whatever the number of masks), else sparse
+/// below SparseDensityThreshold(masks), else dense.
 enum class MaskBackend : uint8_t {
-  kAuto,    // sparse below SparseDensityThreshold(masks), dense otherwise
+  kAuto,
   kDense,   // OpenBLAS sgemm/sgemv straight on the (strided) tile
   kSparse,  // per-mask lists of (pixel, weight), float64 accumulation
+  kRuns,    // non-overlapping masks of weight 1: a per-pixel label map stored as runs of pixels
 };
 
 /// Return the fraction of non-zero weights below which kAuto picks the sparse kernel. Measured
@@ -37,7 +40,7 @@ class VirtualDetectorUdf final : public udf::Udf {
   explicit VirtualDetectorUdf(std::vector<MaskShape> masks, MaskBackend backend = MaskBackend::kAuto);
 
   std::string name() const override { return "virtual-detector"; }
-  DType InputDType(DType /*native*/) const override { return DType::kFloat32; }
+  DType InputDType(DType native) const override;
   std::vector<udf::BufferSpec> GetResultBuffers(const udf::UdfMeta& meta) const override;
   /// Dense stacks of several masks ask for deep tiles: OpenBLAS packs the mask band on every
   /// sgemm call, and deeper tiles amortise it (BM_Masks/16/100/0/depth: ~1.7x from 16 to 256).
@@ -50,17 +53,20 @@ class VirtualDetectorUdf final : public udf::Udf {
 
   int64_t num_masks() const { return static_cast<int64_t>(masks_.size()); }
   /// Return whether the run uses the sparse kernel (valid after PrepareRun).
-  bool sparse() const { return sparse_; }
+  bool sparse() const { return used_ == MaskBackend::kSparse; }
+  /// Return the kernel the run uses (valid after PrepareRun).
+  MaskBackend used_backend() const { return used_; }
   /// Return the fraction of non-zero weights (valid after PrepareRun).
   double density() const { return density_; }
 
  private:
   void ProcessDense(const dataset::Tile& tile, float* out) const;
   void ProcessSparse(const dataset::Tile& tile, float* out) const;
+  void ProcessRuns(const dataset::Tile& tile, float* out) const;
 
   std::vector<MaskShape> masks_;
   MaskBackend backend_;
-  bool sparse_ = false;
+  MaskBackend used_ = MaskBackend::kDense;
   double density_ = 0;
   // Dense: (pixels, masks) row-major, so the rows of a signal band are one contiguous block.
   std::vector<float> dense_;
@@ -68,6 +74,16 @@ class VirtualDetectorUdf final : public udf::Udf {
   std::vector<int64_t> offsets_;
   std::vector<int32_t> pixels_;
   std::vector<float> weights_;
+  // Runs: pixels [begin, end) all belong to mask `mask`; runs never cross a row of the first
+  // signal axis (tiles are bands of whole rows), and row r owns runs [row_runs_[r], row_runs_[r+1]).
+  struct Run {
+    int32_t begin;
+    int32_t end;
+    int32_t mask;
+  };
+  std::vector<Run> runs_;
+  std::vector<int64_t> row_runs_;
+  int64_t row_pixels_ = 1;
 };
 
 }  // namespace tessera::ops
