@@ -127,6 +127,14 @@ void UdfRunner::Negotiate() {
       scheme_.sig_ranges.push_back({r * row_pixels, std::min(rows, r + band_rows) * row_pixels});
     }
   }
+  // Follow the format's native blocks (HDF5 chunks of k frames): whole blocks per tile, so a
+  // chunk is decoded once rather than once per tile that cuts it.
+  const int64_t native = std::max<int64_t>(dataset_.native_depth(), 1);
+  if (native > 1 && scheme_.sig_ranges.size() == 1) {
+    scheme_.depth = scheme_.depth >= native ? scheme_.depth / native * native
+                    : native * frame_bytes <= std::max<int64_t>(4 * budget, int64_t{16} << 20) ? native
+                                                          : scheme_.depth;
+  }
   scheme_.tile_bytes = scheme_.depth * scheme_.sig_ranges.front().size() * elem;
 }
 

@@ -113,6 +113,35 @@ TEST(UdfRunner, SplitsSignalIntoBandsWhenFramesExceedTheBudget) {
   EXPECT_EQ(covered, 30);
 }
 
+/// A dataset stored in blocks of 5 frames (like HDF5 chunks).
+class BlockedDataset final : public dataset::Dataset {
+ public:
+  explicit BlockedDataset(std::unique_ptr<dataset::Dataset> inner) : inner_(std::move(inner)) {}
+  const dataset::DatasetMeta& meta() const override { return inner_->meta(); }
+  int64_t native_depth() const override { return 5; }
+  void ReadFrames(int64_t b, int64_t e, dataset::SigRange sig, void* dst, DType dtype) const override {
+    inner_->ReadFrames(b, e, sig, dst, dtype);
+  }
+
+ private:
+  std::unique_ptr<dataset::Dataset> inner_;
+};
+
+TEST(UdfRunner, TilesAndPartitionsFollowNativeBlocks) {
+  BlockedDataset ds(dataset::MakeMemoryDataset(MakeData(), 2));
+  ProbeUdf frame(Method::kFrame);  // whole frames, preferred depth 3
+  auto runner = UdfRunner::Create(ds, {&frame}, {});
+  EXPECT_EQ(runner->tiling_scheme().depth, 5);
+  for (const auto& p : runner->partitions()) EXPECT_EQ(p.frame_begin % 5, 0);
+  auto results = RunAll(ds, {&frame}, {});
+  const NdArray reference = MakeData();
+  double total = 0;
+  for (int64_t i = 0; i < reference.size(); ++i) total += reference.GetAsDouble(i);
+  double sum = 0;
+  for (int64_t f = 0; f < 20; ++f) sum += results[0][0].data.GetAsDouble(f);
+  EXPECT_EQ(sum, total);
+}
+
 TEST(UdfRunner, RoiFramesAreSkippedAndReadAsNan) {
   auto ds = dataset::MakeMemoryDataset(MakeData(), 2);
   const int64_t nav[2] = {5, 4};
