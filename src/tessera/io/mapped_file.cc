@@ -28,7 +28,10 @@ namespace {
 }  // namespace
 
 MappedFile::MappedFile(std::string path, void* data, int64_t size)
-    : path_(std::move(path)), data_(data), size_(size) {}
+    : path_(std::move(path)),
+      data_(data),
+      size_(size),
+      populated_(new std::atomic<uint8_t>[static_cast<size_t>((size + kBlockBytes - 1) / kBlockBytes)]()) {}
 
 MappedFile::~MappedFile() {
   if (data_ != nullptr && size_ > 0) ::munmap(data_, static_cast<size_t>(size_));
@@ -64,13 +67,21 @@ std::shared_ptr<const MappedFile> MappedFile::Open(const std::string& path) {
 
 void MappedFile::Prefetch(int64_t offset, int64_t length) const noexcept {
   if (data_ == nullptr || length <= 0 || offset >= size_) return;
-  const int64_t page = 4096;
-  const int64_t begin = offset / page * page;
   const int64_t end = std::min(size_, offset + length);
-  auto* start = static_cast<char*>(data_) + begin;
-  // MADV_POPULATE_READ (Linux 5.14) maps the pages without faulting each; older kernels ignore it.
-  if (::madvise(start, static_cast<size_t>(end - begin), MADV_POPULATE_READ) != 0) {
-    ::madvise(start, static_cast<size_t>(end - begin), MADV_WILLNEED);
+  // Whole blocks covered by the range, each populated at most once (racing threads may both do
+  // one; that is harmless).
+  for (int64_t block = offset / kBlockBytes; block * kBlockBytes < end; ++block) {
+    auto& flag = populated_[static_cast<size_t>(block)];
+    if (flag.load(std::memory_order_relaxed) != 0) continue;
+    const int64_t begin = block * kBlockBytes;
+    const int64_t stop = std::min(size_, begin + kBlockBytes);
+    auto* start = static_cast<char*>(data_) + begin;
+    // MADV_POPULATE_READ (Linux 5.14) maps the pages without faulting each; older kernels
+    // ignore it and get the asynchronous read-ahead hint instead.
+    if (::madvise(start, static_cast<size_t>(stop - begin), MADV_POPULATE_READ) != 0) {
+      ::madvise(start, static_cast<size_t>(stop - begin), MADV_WILLNEED);
+    }
+    flag.store(1, std::memory_order_relaxed);
   }
 }
 
