@@ -616,6 +616,7 @@ def main() -> int:
             lines.append(
                 f"framework overhead per frame (no-op analysis, {row['frames']} frames): "
                 f"tessera {fmt_num(row['tessera_us_per_frame'], 3)} us "
+                f"(mapped {fmt_num(row['tessera_mapped_us_per_frame'], 3)} us) "
                 f"(fresh process {fmt_num(row['tessera_fresh_us_per_frame'], 3)} us), "
                 f"libertem {fmt_num(row['libertem_us_per_frame'], 3)} us; target <= 0.3 us")
     lines.append(f"memory-read bandwidth, {THREADS} threads: {membw:.1f} GB/s (best of start "
