@@ -37,6 +37,15 @@ BufferSet::BufferSet(const std::vector<BufferSpec>& specs, const Shape& shape, i
   }
 }
 
+BufferSet BufferSet::Clone() const {
+  BufferSet copy;
+  copy.specs_ = specs_;
+  for (const auto& array : arrays_) copy.arrays_.push_back(array.Clone());
+  copy.frame_begin_ = frame_begin_;
+  copy.num_frames_ = num_frames_;
+  return copy;
+}
+
 int BufferSet::IndexOf(const std::string& name) const {
   for (size_t i = 0; i < specs_.size(); ++i) {
     if (specs_[i].name == name) return static_cast<int>(i);

@@ -73,11 +73,20 @@ class BufferSet {
   BufferSet(const std::vector<BufferSpec>& specs, const Shape& shape, int64_t frame_begin,
             int64_t num_frames);
 
+  BufferSet(BufferSet&&) noexcept = default;
+  BufferSet& operator=(BufferSet&&) noexcept = default;
+  /// Return a deep copy.
+  BufferSet Clone() const;
+
   int size() const { return static_cast<int>(arrays_.size()); }
   const BufferSpec& spec(int index) const { return specs_[static_cast<size_t>(index)]; }
   int IndexOf(const std::string& name) const;
+  /// The frames this set covers: one partition, or a run of merged partitions.
   int64_t frame_begin() const { return frame_begin_; }
   int64_t num_frames() const { return num_frames_; }
+  /// Widen the covered frames to [frame_begin(), frame_begin() + num_frames) after a merge (the
+  /// runner calls this; nav buffers keep their size).
+  void ExtendFrames(int64_t num_frames) { num_frames_ = num_frames; }
 
   /// Return the current tile's rows of a nav buffer: shape (depth, extra...).
   template <class T>
@@ -145,8 +154,9 @@ class Udf {
   virtual void ProcessPartition(const dataset::Tile& partition, BufferSet& buffers) const;
   /// Finish a partition before it is merged.
   virtual void Postprocess(BufferSet& buffers) const;
-  /// Fold a partition's sig/single buffers into the global ones (nav buffers are copied by the
-  /// runner). Default: element-wise sum of every sig and single buffer.
+  /// Fold the sig/single buffers of `src` into `dest`: two partitions, or two merged runs of
+  /// partitions, `dest` covering the lower indices (nav buffers are placed by the runner).
+  /// Default: element-wise sum of every sig and single buffer.
   virtual void Merge(BufferSet& dest, const BufferSet& src) const;
   /// Turn the merged buffers into results. Default: every non-private buffer, shaped
   /// nav + extra (nav), sig + extra (sig) or extra (single), with the dataset's axes.

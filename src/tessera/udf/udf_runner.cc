@@ -288,6 +288,7 @@ void UdfRunner::Merge(PartitionResult&& result) {
         fmt::format("partition {} merged out of order (expected {})", result.index, next_merge_));
   }
   const auto& partition = partitions_[static_cast<size_t>(result.index)];
+  // Nav buffers: each partition owns its own rows, placed directly.
   for (size_t u = 0; u < udfs_.size(); ++u) {
     BufferSet& dest = global_[u];
     const BufferSet& src = result.buffers[u];
@@ -298,7 +299,18 @@ void UdfRunner::Merge(PartitionResult&& result) {
       std::memcpy(static_cast<std::byte*>(whole.raw()) + partition.frame_begin * row_bytes,
                   src.array(b).raw(), static_cast<size_t>(src.array(b).nbytes()));
     }
-    udfs_[u]->Merge(dest, src);
+  }
+  // Other buffers: into the merge tree.
+  stack_.push_back(Subtree{.height = 0, .buffers = std::move(result.buffers)});
+  while (stack_.size() >= 2 && stack_[stack_.size() - 1].height == stack_[stack_.size() - 2].height) {
+    Subtree right = std::move(stack_.back());
+    stack_.pop_back();
+    Subtree& left = stack_.back();
+    for (size_t u = 0; u < udfs_.size(); ++u) {
+      udfs_[u]->Merge(left.buffers[u], right.buffers[u]);
+      left.buffers[u].ExtendFrames(left.buffers[u].num_frames() + right.buffers[u].num_frames());
+    }
+    ++left.height;
   }
   int64_t processed = 0;
   for (int64_t f = partition.frame_begin; f < partition.frame_end; ++f) {
@@ -311,12 +323,30 @@ void UdfRunner::Merge(PartitionResult&& result) {
   progress_.frames_done += processed;
 }
 
-std::vector<std::vector<Result>> UdfRunner::Results(bool /*final_pass*/) const {
+void UdfRunner::FoldStack(std::vector<BufferSet>& into) const {
+  if (stack_.empty()) return;
+  // Join the remaining subtrees right to left, then fold the root into `into` (the global
+  // buffers, which hold neutral elements and the nav rows).
+  std::vector<BufferSet> root;
+  for (const auto& b : stack_.back().buffers) root.push_back(b.Clone());
+  for (size_t i = stack_.size() - 1; i-- > 0;) {
+    std::vector<BufferSet> left;
+    for (const auto& b : stack_[i].buffers) left.push_back(b.Clone());
+    for (size_t u = 0; u < udfs_.size(); ++u) {
+      udfs_[u]->Merge(left[u], root[u]);
+      left[u].ExtendFrames(left[u].num_frames() + root[u].num_frames());
+    }
+    root = std::move(left);
+  }
+  for (size_t u = 0; u < udfs_.size(); ++u) udfs_[u]->Merge(into[u], root[u]);
+}
+
+std::vector<std::vector<Result>> UdfRunner::Results(const std::vector<BufferSet>& merged) const {
   std::vector<std::vector<Result>> all;
   for (size_t u = 0; u < udfs_.size(); ++u) {
+    auto results = udfs_[u]->GetResults(merged[u], metas_[u]);
     // Nav entries never processed (outside the ROI, or not merged yet) read as NaN, so a partial
     // or ROI result is never mistaken for a measured zero.
-    auto results = udfs_[u]->GetResults(global_[u], metas_[u]);
     for (auto& r : results) {
       if (r.kind != BufferKind::kNav) continue;
       if (r.data.dtype() == DType::kFloat32) FillNanRows<float>(r.data, merged_);
@@ -327,13 +357,20 @@ std::vector<std::vector<Result>> UdfRunner::Results(bool /*final_pass*/) const {
   return all;
 }
 
-std::vector<std::vector<Result>> UdfRunner::Snapshot() const { return Results(false); }
+std::vector<std::vector<Result>> UdfRunner::Snapshot() const {
+  std::vector<BufferSet> copy;
+  for (const auto& b : global_) copy.push_back(b.Clone());
+  FoldStack(copy);
+  return Results(copy);
+}
 
 std::vector<std::vector<Result>> UdfRunner::Finish() {
   if (next_merge_ != static_cast<int64_t>(partitions_.size())) {
     throw Error::Internal("Finish() before every partition was merged");
   }
-  return Results(true);
+  FoldStack(global_);
+  stack_.clear();
+  return Results(global_);
 }
 
 }  // namespace tessera::udf

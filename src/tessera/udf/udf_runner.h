@@ -41,7 +41,10 @@ struct PartitionResult {
 /// Runs several UDFs in one pass over a dataset, partition by partition.
 ///
 /// Executors call RunPartition() for every partition (from any thread, in any order) and Merge()
-/// in partition index order, so the merged result is the same whatever runs the partitions.
+/// in partition index order. Merge() folds partitions along a fixed binary tree over their
+/// indices (pairwise, like a binary counter: partitions 0+1, 2+3, then (0+1)+(2+3), ...), whose
+/// shape depends only on the number of partitions: the result is bit-identical whatever runs the
+/// partitions, and sums round like pairwise summation rather than a long sequential fold.
 class UdfRunner {
  public:
   /// Validate the UDFs against the dataset, call PrepareRun() and negotiate the tiling scheme.
@@ -55,7 +58,8 @@ class UdfRunner {
   /// Process one partition into fresh partition-local buffers. Thread-safe; throws kCancelled
   /// when cancelled, kCorruptFile / kIo from the reader.
   PartitionResult RunPartition(int64_t index) const;
-  /// Fold a partition into the global buffers; must be called in partition index order.
+  /// Place a partition's nav buffers and fold its other buffers into the merge tree; must be
+  /// called in partition index order.
   void Merge(PartitionResult&& result);
   Progress progress() const { return progress_; }
   /// Return each UDF's results as merged so far (nav entries not yet processed are NaN/0).
@@ -67,7 +71,9 @@ class UdfRunner {
   UdfRunner(const dataset::Dataset& dataset, std::vector<Udf*> udfs, RunOptions options);
   void Negotiate();
   void CheckCancelled() const;
-  std::vector<std::vector<Result>> Results(bool final_pass) const;
+  /// Fold the pending subtrees (left to right) into copies of `into`.
+  void FoldStack(std::vector<BufferSet>& into) const;
+  std::vector<std::vector<Result>> Results(const std::vector<BufferSet>& merged) const;
 
   const dataset::Dataset& dataset_;
   std::vector<Udf*> udfs_;
@@ -77,6 +83,13 @@ class UdfRunner {
   std::vector<dataset::Partition> partitions_;
   dataset::TilingScheme scheme_;
   std::vector<BufferSet> global_;
+  // Roots of the complete subtrees of the merge tree not yet joined, lowest indices first, with
+  // their height: partitions enter at height 0; two neighbours of equal height join.
+  struct Subtree {
+    int height = 0;
+    std::vector<BufferSet> buffers;  // one per UDF
+  };
+  std::vector<Subtree> stack_;
   std::vector<uint8_t> merged_;  // per frame: 1 once its partition was merged
   int64_t next_merge_ = 0;
   Progress progress_;

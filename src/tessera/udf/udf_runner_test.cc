@@ -159,6 +159,36 @@ TEST(UdfRunner, RoiFramesAreSkippedAndReadAsNan) {
   EXPECT_EQ(results[0][1].data.GetAsDouble(7), results[1][1].data.GetAsDouble(7));
 }
 
+/// Records the merge tree: leaves are partition indices + 1; Merge(a, b) = 31 a + 7 b + 1, which
+/// is neither commutative nor associative, so the value identifies the tree's shape.
+class TreeUdf final : public Udf {
+ public:
+  std::string name() const override { return "tree"; }
+  std::vector<BufferSpec> GetResultBuffers(const UdfMeta&) const override {
+    return {{.name = "tree", .kind = BufferKind::kSingle, .dtype = DType::kInt64, .extra_shape = {1}}};
+  }
+  void ProcessTile(const dataset::Tile&, BufferSet& buffers) const override {
+    buffers.Whole<int64_t>(0)(0) = buffers.frame_begin() / 4 + 1;  // 4 frames per partition
+  }
+  void Merge(BufferSet& dest, const BufferSet& src) const override {
+    auto d = dest.Whole<int64_t>(0);
+    d(0) = 31 * d(0) + 7 * src.Whole<int64_t>(0)(0) + 1;
+  }
+};
+
+TEST(UdfRunner, PartitionsMergeAlongAFixedBinaryTree) {
+  auto ds = dataset::MakeMemoryDataset(MakeData(), 2);  // 20 frames of 120 B (as float32)
+  TreeUdf udf;
+  RunOptions options;
+  options.partition_bytes = 4 * 30 * 4;  // 4 frames: 5 partitions
+  auto results = RunAll(*ds, {&udf}, options);
+  auto f = [](int64_t a, int64_t b) { return 31 * a + 7 * b + 1; };
+  // Binary counter over 5 leaves: ((1 2) (3 4)) and 5, joined right to left, then into the
+  // neutral global buffer (0).
+  const int64_t expected = f(0, f(f(f(1, 2), f(3, 4)), 5));
+  EXPECT_EQ(static_cast<int64_t>(results[0][0].data.GetAsDouble(0)), expected);
+}
+
 TEST(UdfRunner, CancellationAndBadRoi) {
   auto ds = dataset::MakeMemoryDataset(MakeData(), 2);
   ProbeUdf tile(Method::kTile);
