@@ -17,7 +17,7 @@ if(TESSERA_CCACHE)
 endif()
 
 # Flags for Tessera's own targets only (third-party headers are included as SYSTEM).
-set(TESSERA_WARNING_FLAGS -Wall -Wextra -Wpedantic -Wshadow=local -Wnon-virtual-dtor
+set(TESSERA_WARNING_FLAGS -Wall -Wextra -Wpedantic $<$<CXX_COMPILER_ID:GNU>:-Wshadow=local> -Wnon-virtual-dtor
     # Designated initialisers leave the other fields at their defaults on purpose.
     -Wno-missing-field-initializers)
 if(TESSERA_WERROR)

@@ -139,7 +139,8 @@ std::unique_ptr<dataset::Dataset> FormatRegistry::Open(const std::string& path,
                                                        const OpenParams& params,
                                                        const std::string& format) const {
   const FormatEntry& entry = Detect(path, params, format);
-  for (const auto& [name, value] : params) {
+  for (const auto& param : params) {
+    const std::string& name = param.first;  // a plain reference: lambdas may capture it
     const bool known = std::any_of(entry.params.begin(), entry.params.end(),
                                    [&](const ParamDoc& doc) { return doc.name == name; });
     if (!known) {

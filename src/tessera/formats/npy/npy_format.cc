@@ -31,7 +31,9 @@ struct PyValue {
   bool boolean = false;
   int64_t integer = 0;
   std::vector<PyValue> items;
-  std::vector<std::pair<std::string, PyValue>> entries;
+  // A dict as parallel key and value lists (std::pair of an incomplete type is not portable).
+  std::vector<std::string> keys;
+  std::vector<PyValue> values;
 };
 
 /// A small recursive-descent parser for the dict literal of an NPY header. Every error names
@@ -157,7 +159,8 @@ class LiteralParser {
       }
       std::string key = ParseString();
       if (!Consume(':')) Fail(fmt::format("expected ':' after key '{}'", key));
-      value.entries.emplace_back(std::move(key), ParseValue(depth + 1));
+      value.keys.push_back(std::move(key));
+      value.values.push_back(ParseValue(depth + 1));
       if (Consume(',')) continue;
       if (Consume('}')) return;
       Fail("expected ',' or '}' in the header dict");
@@ -179,8 +182,8 @@ uint32_t ReadLittleEndian(std::span<const std::byte> bytes, size_t offset, int w
 }
 
 const PyValue* FindKey(const PyValue& dict, std::string_view key) {
-  for (const auto& [name, value] : dict.entries) {
-    if (name == key) return &value;
+  for (size_t i = 0; i < dict.keys.size(); ++i) {
+    if (dict.keys[i] == key) return &dict.values[i];
   }
   return nullptr;
 }
