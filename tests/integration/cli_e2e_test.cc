@@ -178,15 +178,16 @@ TEST_F(CliTest, VirtualDetectorsMatchBruteForce) {
     formats::WriteNpy(Path("weights.npy"), weights);
   }
   auto run = Run(fmt::format(
-      "run virtual-detector {} --param 'masks=disk:31.5,31.5,9;ring:31.5,31.5,12,25;rect:0,0,10,20' "
+      "run virtual-detector {} --param 'masks=disk:31.5,31.5,9;ring:31.5,31.5,12,25;rect:0,0,10,20;"
+      "point:5,7;polygon:40.5,40.5,40.5,50.5,50.5,50.5,50.5,40.5' "
       "--param mask_file={} -o {} -q", file, Path("weights.npy"), Path("vd.npy")));
   ASSERT_EQ(run.exit_code, 0) << run.err;
   std::vector<int64_t> shape;
   const auto intensity = Load(Path("vd.npy"), &shape);
-  ASSERT_EQ(shape, (std::vector<int64_t>{12, 10, 4}));
+  ASSERT_EQ(shape, (std::vector<int64_t>{12, 10, 6}));
   const auto data = Load(file);
   for (int64_t f = 0; f < 120; ++f) {
-    double disk = 0, ring = 0, rect = 0, ramp = 0;
+    double disk = 0, ring = 0, rect = 0, point = 0, polygon = 0, ramp = 0;
     for (int64_t y = 0; y < 64; ++y) {
       for (int64_t x = 0; x < 64; ++x) {
         const double v = data[static_cast<size_t>(f * 4096 + y * 64 + x)];
@@ -194,13 +195,16 @@ TEST_F(CliTest, VirtualDetectorsMatchBruteForce) {
         if (d2 <= 81) disk += v;
         if (d2 >= 144 && d2 <= 625) ring += v;
         if (y >= 0 && y < 10 && x >= 0 && x < 20) rect += v;
+        if (y == 5 && x == 7) point += v;
+        if (y >= 41 && y <= 50 && x >= 41 && x <= 50) polygon += v;  // centres inside the square
         ramp += v * static_cast<double>(static_cast<float>(x) / 64.0f);
       }
     }
-    EXPECT_NEAR(intensity[static_cast<size_t>(f * 4 + 0)], disk, 1e-6 * disk + 1e-3) << f;
-    EXPECT_NEAR(intensity[static_cast<size_t>(f * 4 + 1)], ring, 1e-6 * ring + 1e-3) << f;
-    EXPECT_NEAR(intensity[static_cast<size_t>(f * 4 + 2)], rect, 1e-6 * rect + 1e-3) << f;
-    EXPECT_NEAR(intensity[static_cast<size_t>(f * 4 + 3)], ramp, 1e-5 * ramp + 1e-2) << f;
+    const double want[6] = {disk, ring, rect, point, polygon, ramp};
+    for (int m = 0; m < 6; ++m) {
+      EXPECT_NEAR(intensity[static_cast<size_t>(f * 6 + m)], want[m], 1e-5 * want[m] + 1e-2)
+          << "frame " << f << " mask " << m;
+    }
   }
 }
 
