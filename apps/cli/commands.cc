@@ -78,7 +78,10 @@ void AddDatasetOptions(CLI::App* cmd, DatasetOptions& options) {
   cmd->add_option("--dtype", options.dtype, "Raw files: element type (float32, uint16, ...)");
   cmd->add_option("--offset", options.offset, "Raw files: bytes to skip at the start");
   cmd->add_option("--sig-dims", options.sig_dims, "Number of trailing signal axes (default 2)");
-  cmd->add_option("--open", options.open_params, "Other format parameter NAME=VALUE (repeatable)");
+  // One value per occurrence: `--open a=1 FILE` must not swallow FILE.
+  cmd->add_option("--open", options.open_params, "Other format parameter NAME=VALUE (repeatable)")
+      ->allow_extra_args(false)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
 }
 
 const formats::FormatRegistry& Formats() {
@@ -659,7 +662,9 @@ void AddCommands(CLI::App& app, Context& context) {
   run_cmd->add_option("analyses", run.analyses, "Comma-separated analyses, e.g. sum,com (see `tessera ops list`)")->required();
   run_cmd->add_option("file", run.dataset.path, "Dataset file")->required();
   AddDatasetOptions(run_cmd, run.dataset);
-  run_cmd->add_option("-p,--param", run.params, "Analysis parameter [ANALYSIS.]NAME=VALUE (repeatable)");
+  run_cmd->add_option("-p,--param", run.params, "Analysis parameter [ANALYSIS.]NAME=VALUE (repeatable)")
+      ->allow_extra_args(false)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   run_cmd->add_option("--roi", run.roi, "Scan region to process, e.g. 10:20,0:64 (others are not read)");
   run_cmd->add_option("--dark", run.dark, "Dark frame file, subtracted from every frame");
   run_cmd->add_option("--gain", run.gain, "Gain map file, multiplied into every frame after dark");
@@ -669,7 +674,9 @@ void AddCommands(CLI::App& app, Context& context) {
   run_cmd->add_option("--threads", run.threads, "Worker threads (default: all cores)");
   run_cmd->add_option("--partition-mib", run.partition_mib, "Partition size in MiB (default 64)");
   run_cmd->add_option("-o,--output", run.outputs,
-                      "Write results: OUT.h5 (all + provenance), .npy, .png, .tif (repeatable)");
+                      "Write results: OUT.h5 (all + provenance), .npy, .png, .tif (repeatable)")
+      ->allow_extra_args(false)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   run_cmd->add_option("--repeat", run.repeat,
                       "Run the pass N times over the mapped file and report each time (benchmarks)")
       ->check(CLI::Range(1, 1000));

@@ -320,6 +320,16 @@ TEST_F(CliTest, BadInputsGiveOneClearLineAndNoOutput) {
   EXPECT_EQ(Listing(), (std::vector<std::string>{"corrupt.npy", "fortran.npy", "scan.h5", "scan.npy", "short.raw"}));
 }
 
+TEST_F(CliTest, RepeatableOptionsDoNotSwallowTheFile) {
+  const std::string file = Path("scan.npy");
+  ASSERT_EQ(Run(fmt::format("generate 4dstem {} --scan 4x4 --frame 32x32 --seed 1", file)).exit_code, 0);
+  // Options before the positional file, each taking exactly one value.
+  auto run = Run(fmt::format("run virtual-detector --param masks=disk:15.5,15.5,4 -o {} -o {} {} -q",
+                             Path("a.npy"), Path("b.npy"), file));
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_EQ(Slurp(Path("a.npy")), Slurp(Path("b.npy")));
+}
+
 TEST_F(CliTest, OpsListComesFromTheRegistry) {
   auto run = Run("ops list --json");
   ASSERT_EQ(run.exit_code, 0) << run.err;
