@@ -13,6 +13,7 @@
 
 #include "tessera/core/error.h"
 #include "tessera/formats/hdf5/hdf5_format.h"
+#include "tessera/formats/mib/mib_format.h"
 #include "tessera/formats/npy/npy_format.h"
 #include "tessera/formats/params_internal.h"
 #include "tessera/formats/raw/raw_format.h"
@@ -158,6 +159,7 @@ std::unique_ptr<dataset::Dataset> FormatRegistry::Open(const std::string& path,
 void RegisterBuiltinFormats(FormatRegistry& registry) {
   registry.Add(NpyFormatEntry());
   registry.Add(Hdf5FormatEntry());
+  registry.Add(MibFormatEntry());
   registry.Add(RawFormatEntry());
 }
 
