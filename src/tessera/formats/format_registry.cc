@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 
 #include "tessera/core/error.h"
+#include "tessera/formats/dm/dm_format.h"
 #include "tessera/formats/hdf5/hdf5_format.h"
 #include "tessera/formats/mib/mib_format.h"
 #include "tessera/formats/npy/npy_format.h"
@@ -160,6 +161,7 @@ void RegisterBuiltinFormats(FormatRegistry& registry) {
   registry.Add(NpyFormatEntry());
   registry.Add(Hdf5FormatEntry());
   registry.Add(MibFormatEntry());
+  registry.Add(DmFormatEntry());
   registry.Add(RawFormatEntry());
 }
 
