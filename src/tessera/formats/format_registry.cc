@@ -13,8 +13,10 @@
 
 #include "tessera/core/error.h"
 #include "tessera/formats/dm/dm_format.h"
+#include "tessera/formats/empad/empad_format.h"
 #include "tessera/formats/hdf5/hdf5_format.h"
 #include "tessera/formats/mib/mib_format.h"
+#include "tessera/formats/mrc/mrc_format.h"
 #include "tessera/formats/npy/npy_format.h"
 #include "tessera/formats/params_internal.h"
 #include "tessera/formats/raw/raw_format.h"
@@ -162,6 +164,8 @@ void RegisterBuiltinFormats(FormatRegistry& registry) {
   registry.Add(Hdf5FormatEntry());
   registry.Add(MibFormatEntry());
   registry.Add(DmFormatEntry());
+  registry.Add(MrcFormatEntry());
+  registry.Add(EmpadFormatEntry());
   registry.Add(RawFormatEntry());
 }
 
