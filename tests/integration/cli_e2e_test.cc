@@ -391,6 +391,31 @@ TEST_F(CliTest, RealFilesFromOtherToolsMatchTheirExpectedValues) {
     EXPECT_EQ(lo, expected["stats"]["min"].get<double>()) << c.file;
     EXPECT_EQ(hi, expected["stats"]["max"].get<double>()) << c.file;
   }
+  // Detector and microscope formats, opened without a --format flag: the total over all frames
+  // (frame-sum) reproduces the sums recorded by mrcfile, HyperSpy and a reference MIB parser.
+  struct Detector {
+    std::string file;
+    std::string section;  // "raw" or "signals"
+  };
+  for (const auto& d : std::vector<Detector>{{"mib/Single_9_Frame_CounterDepth_12_Rows_256.mib", "raw"},
+                                             {"mib/Quad_1_Frame_CounterDepth_6_Rows_256.mib", "raw"},
+                                             {"dm4/dmTest_3D_int16_64,65,66.dm4", "signals"},
+                                             {"dm3/test_stackbuilder_imagestack.dm3", "signals"},
+                                             {"dm4/EELS_SI.dm4", "signals"},
+                                             {"mrc/relion31.mrcs", "raw"},
+                                             {"empad/map4x4.xml", "signals"}}) {
+    const std::string file = data + "/" + d.file;
+    const auto expected = json::parse(Slurp(file + ".expected.json"))[d.section][0];
+    auto run = Run(fmt::format("run frame-sum '{}' --json -q", file));
+    ASSERT_EQ(run.exit_code, 0) << d.file << "\n" << run.err;
+    const auto out = json::parse(run.out);
+    EXPECT_EQ(out["input"]["shape"], expected["shape"]) << d.file;
+    const double total =
+        out["results"]["frame-sum"][0]["mean"].get<double>() * out["frames"].get<double>();
+    const double want = expected["stats"]["sum"].get<double>();
+    EXPECT_NEAR(total, want, 1e-9 * std::fabs(want) + 1e-6) << d.file;
+  }
+
   // Calibrations come through: Si100_4D's scan step is 0.5 (nm).
   auto info = Run(fmt::format("info '{}/emd/berkeley/Si100_4D.emd:/4DSTEM_simulation/data/datacubes/"
                               "CBED_array_depth0000/datacube' --json", data));

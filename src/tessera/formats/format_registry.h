@@ -66,7 +66,7 @@ class FormatRegistry {
   std::vector<std::unique_ptr<FormatEntry>> entries_;
 };
 
-/// Register raw, npy and hdf5.
+/// Register every built-in reader: npy, hdf5, dm (DM3/DM4), mib (Merlin), mrc, empad, raw.
 void RegisterBuiltinFormats(FormatRegistry& registry);
 
 /// Split "file.h5:/group/dset" into {"file.h5", "/group/dset"}; a path without ":/" (or one that
