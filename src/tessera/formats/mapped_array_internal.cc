@@ -10,7 +10,6 @@
 #include "tessera/core/error.h"
 
 namespace tessera::formats::internal {
-namespace {
 
 /// Convert like ConvertElements, also from sources that are not aligned for their dtype (raw
 /// files at odd offsets): those go through a small aligned bounce buffer. Bool sources are
@@ -33,8 +32,6 @@ void ConvertFromFile(const std::byte* src, DType src_dtype, bool byteswap, std::
     ConvertElements(bounce.data(), src_dtype, byteswap, dst + done * dst_item, dst_dtype, n);
   }
 }
-
-}  // namespace
 
 void CheckReadRange(const dataset::DatasetMeta& meta, int64_t frame_begin, int64_t frame_end,
                     dataset::SigRange sig) {

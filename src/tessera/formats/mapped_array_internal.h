@@ -9,6 +9,12 @@
 
 namespace tessera::formats::internal {
 
+/// Convert like ConvertElements, also from sources that are not aligned for their dtype (raw
+/// files at odd offsets, pixels after a header of any length): those go through a small aligned
+/// bounce buffer. Bool sources are decoded as bytes.
+void ConvertFromFile(const std::byte* src, DType src_dtype, bool byteswap, std::byte* dst,
+                     DType dst_dtype, int64_t count);
+
 /// A dense C-order array at a byte offset of a mapped file: the common back end of raw, NPY and
 /// contiguous HDF5 datasets. Frames are served zero copy when stored in native byte order.
 class MappedArrayDataset final : public dataset::Dataset {

@@ -123,26 +123,6 @@ class FieldParser {
   const std::string& path_;
 };
 
-/// Decode `count` elements like ConvertElements, also from sources not aligned for their dtype
-/// (a frame's pixels follow a header of any length).
-void ConvertUnaligned(const std::byte* src, DType src_dtype, bool byteswap, std::byte* dst,
-                      DType dst_dtype, int64_t count) {
-  const int64_t item = SizeOf(src_dtype);
-  if (reinterpret_cast<uintptr_t>(src) % static_cast<uintptr_t>(item) == 0) {
-    ConvertElements(src, src_dtype, byteswap, dst, dst_dtype, count);
-    return;
-  }
-  constexpr int64_t kBounceBytes = 64 * 1024;
-  std::vector<uint64_t> bounce(kBounceBytes / sizeof(uint64_t));
-  const int64_t per_pass = kBounceBytes / item;
-  const int64_t dst_item = SizeOf(dst_dtype);
-  for (int64_t done = 0; done < count; done += per_pass) {
-    const int64_t n = std::min(per_pass, count - done);
-    std::memcpy(bounce.data(), src + done * item, static_cast<size_t>(n * item));
-    ConvertElements(bounce.data(), src_dtype, byteswap, dst + done * dst_item, dst_dtype, n);
-  }
-}
-
 /// Frames at a fixed stride, each a header followed by big-endian pixels.
 class MibDataset final : public dataset::Dataset {
  public:
@@ -181,7 +161,7 @@ class MibDataset final : public dataset::Dataset {
     const std::byte* base = file_->bytes().data() + header_bytes_ + sig.begin * item;
     auto* out = static_cast<std::byte*>(dst);
     for (int64_t frame = frame_begin; frame < frame_end; ++frame) {
-      ConvertUnaligned(base + frame * stride_, meta_.dtype, byteswap_,
+      internal::ConvertFromFile(base + frame * stride_, meta_.dtype, byteswap_,
                        out + (frame - frame_begin) * out_frame_bytes, dst_dtype, sig.size());
     }
   }
