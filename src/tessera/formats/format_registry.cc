@@ -20,6 +20,7 @@
 #include "tessera/formats/npy/npy_format.h"
 #include "tessera/formats/params_internal.h"
 #include "tessera/formats/raw/raw_format.h"
+#include "tessera/formats/tia/tia_format.h"
 #include "tessera/io/mapped_file.h"
 
 namespace tessera::formats {
@@ -166,6 +167,7 @@ void RegisterBuiltinFormats(FormatRegistry& registry) {
   registry.Add(DmFormatEntry());
   registry.Add(MrcFormatEntry());
   registry.Add(EmpadFormatEntry());
+  registry.Add(TiaFormatEntry());
   registry.Add(RawFormatEntry());
 }
 
