@@ -12,14 +12,17 @@
 #include <fmt/format.h>
 
 #include "tessera/core/error.h"
+#include "tessera/formats/blo/blo_format.h"
 #include "tessera/formats/dm/dm_format.h"
 #include "tessera/formats/empad/empad_format.h"
 #include "tessera/formats/hdf5/hdf5_format.h"
 #include "tessera/formats/mib/mib_format.h"
 #include "tessera/formats/mrc/mrc_format.h"
+#include "tessera/formats/msa/msa_format.h"
 #include "tessera/formats/npy/npy_format.h"
 #include "tessera/formats/params_internal.h"
 #include "tessera/formats/raw/raw_format.h"
+#include "tessera/formats/ripple/ripple_format.h"
 #include "tessera/formats/tia/tia_format.h"
 #include "tessera/io/mapped_file.h"
 
@@ -168,6 +171,9 @@ void RegisterBuiltinFormats(FormatRegistry& registry) {
   registry.Add(MrcFormatEntry());
   registry.Add(EmpadFormatEntry());
   registry.Add(TiaFormatEntry());
+  registry.Add(MsaFormatEntry());
+  registry.Add(RippleFormatEntry());
+  registry.Add(BloFormatEntry());
   registry.Add(RawFormatEntry());
 }
 
