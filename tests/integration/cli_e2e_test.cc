@@ -403,7 +403,11 @@ TEST_F(CliTest, RealFilesFromOtherToolsMatchTheirExpectedValues) {
                                              {"dm3/test_stackbuilder_imagestack.dm3", "signals"},
                                              {"dm4/EELS_SI.dm4", "signals"},
                                              {"mrc/relion31.mrcs", "raw"},
-                                             {"empad/map4x4.xml", "signals"}}) {
+                                             {"empad/map4x4.xml", "signals"},
+                                             {"tia/16x16-spectrum_image-5x5x1024.emi", "signals"},
+                                             {"blo/test1.blo", "signals"},
+                                             {"raw/test_ripple_sdim-2_ndim-1_uint16.rpl", "signals"},
+                                             {"msa/example2.msa", "signals"}}) {
     const std::string file = data + "/" + d.file;
     const auto expected = json::parse(Slurp(file + ".expected.json"))[d.section][0];
     auto run = Run(fmt::format("run frame-sum '{}' --json -q", file));

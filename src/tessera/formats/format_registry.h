@@ -66,7 +66,7 @@ class FormatRegistry {
   std::vector<std::unique_ptr<FormatEntry>> entries_;
 };
 
-/// Register every built-in reader: npy, hdf5, dm (DM3/DM4), mib (Merlin), mrc, empad, raw.
+/// Register every built-in reader (raw last: it is chosen by parameters, never by content).
 void RegisterBuiltinFormats(FormatRegistry& registry);
 
 /// Split "file.h5:/group/dset" into {"file.h5", "/group/dset"}; a path without ":/" (or one that
