@@ -15,6 +15,7 @@
 namespace tessera::formats {
 namespace {
 
+using testing::Builtins;
 using testing::ExpectError;
 using testing::TempDir;
 using testing::WriteBytes;
@@ -32,12 +33,6 @@ std::string Uint16Bytes(int64_t count, bool big_endian, uint16_t first = 0) {
 
 OpenParams RawParams(const std::string& dtype = "uint16") {
   return {{"nav_shape", "3x4"}, {"sig_shape", "5x6"}, {"dtype", dtype}};
-}
-
-FormatRegistry Builtins() {
-  FormatRegistry registry;
-  RegisterBuiltinFormats(registry);
-  return registry;
 }
 
 // ---- registry ----

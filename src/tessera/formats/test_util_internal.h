@@ -7,7 +7,9 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <algorithm>
 #include <functional>
+#include <limits>
 #include <optional>
 #include <string>
 #include <vector>
@@ -15,6 +17,7 @@
 #include "tessera/core/error.h"
 #include "tessera/core/nd_array.h"
 #include "tessera/dataset/dataset.h"
+#include "tessera/formats/format_registry.h"
 
 namespace tessera::formats::testing {
 
@@ -84,6 +87,33 @@ inline void ExpectSameFrames(const dataset::Dataset& expected, const dataset::Da
     actual.ReadFrames(f, f + 1, {0, sig}, b.data(), as);
     ASSERT_EQ(a, b) << "frame " << f;
   }
+}
+
+/// Return a registry with every built-in format.
+inline FormatRegistry Builtins() {
+  FormatRegistry registry;
+  RegisterBuiltinFormats(registry);
+  return registry;
+}
+
+/// Float64 sum, minimum and maximum over every element of a dataset (the *.expected.json stats).
+struct Stats {
+  double sum = 0;
+  double min = std::numeric_limits<double>::infinity();
+  double max = -std::numeric_limits<double>::infinity();
+};
+
+inline Stats ReadStats(const dataset::Dataset& ds) {
+  const int64_t frames = ds.meta().shape.nav_size(), sig = ds.meta().shape.sig_size();
+  std::vector<double> out(static_cast<size_t>(frames * sig));
+  ds.ReadFrames(0, frames, {0, sig}, out.data(), DType::kFloat64);
+  Stats stats;
+  for (const double v : out) {
+    stats.sum += v;
+    stats.min = std::min(stats.min, v);
+    stats.max = std::max(stats.max, v);
+  }
+  return stats;
 }
 
 /// Return the shared test data directory, or nullopt when absent.

@@ -19,14 +19,9 @@
 namespace tessera::formats {
 namespace {
 
+using testing::Builtins;
 using testing::ExpectError;
 using testing::TempDir;
-
-FormatRegistry Builtins() {
-  FormatRegistry registry;
-  RegisterBuiltinFormats(registry);
-  return registry;
-}
 
 std::unique_ptr<dataset::Synthetic4dstem> SmallSynthetic(DType dtype) {
   return dataset::Synthetic4dstem::Make(

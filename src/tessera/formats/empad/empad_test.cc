@@ -17,14 +17,9 @@ namespace tessera::formats {
 namespace {
 
 using testing::ExpectError;
+using testing::Builtins;
 using testing::TempDir;
 using testing::WriteBytes;
-
-FormatRegistry Builtins() {
-  FormatRegistry registry;
-  RegisterBuiltinFormats(registry);
-  return registry;
-}
 
 /// numpy.arange(frames * 130 * 128, dtype="<f4").tobytes(), as the shared test .raw.
 std::string ArangeFrames(int64_t frames) {

@@ -18,14 +18,11 @@ namespace tessera::formats {
 namespace {
 
 using testing::ExpectError;
+using testing::Builtins;
+using testing::ReadStats;
+using testing::Stats;
 using testing::TempDir;
 using testing::WriteBytes;
-
-FormatRegistry Builtins() {
-  FormatRegistry registry;
-  RegisterBuiltinFormats(registry);
-  return registry;
-}
 
 /// Build a 1024-byte MRC2014 header; `big_endian` writes every word byte-swapped with machst
 /// 0x11 0x11.
@@ -69,25 +66,6 @@ std::string Int16Data(int count, bool big_endian) {
     out += big_endian ? lo : hi;
   }
   return out;
-}
-
-struct Stats {
-  double sum = 0;
-  double min = std::numeric_limits<double>::infinity();
-  double max = -std::numeric_limits<double>::infinity();
-};
-
-Stats ReadStats(const dataset::Dataset& ds) {
-  const int64_t frames = ds.meta().shape.nav_size(), sig = ds.meta().shape.sig_size();
-  std::vector<double> out(static_cast<size_t>(frames * sig));
-  ds.ReadFrames(0, frames, {0, sig}, out.data(), DType::kFloat64);
-  Stats stats;
-  for (const double v : out) {
-    stats.sum += v;
-    stats.min = std::min(stats.min, v);
-    stats.max = std::max(stats.max, v);
-  }
-  return stats;
 }
 
 // ---- real files from ../shared/data/mrc ----

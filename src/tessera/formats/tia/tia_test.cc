@@ -18,33 +18,11 @@ namespace tessera::formats {
 namespace {
 
 using testing::ExpectError;
+using testing::Builtins;
+using testing::ReadStats;
+using testing::Stats;
 using testing::TempDir;
 using testing::WriteBytes;
-
-FormatRegistry Builtins() {
-  FormatRegistry registry;
-  RegisterBuiltinFormats(registry);
-  return registry;
-}
-
-struct Stats {
-  double sum = 0;
-  double min = std::numeric_limits<double>::infinity();
-  double max = -std::numeric_limits<double>::infinity();
-};
-
-Stats ReadStats(const dataset::Dataset& ds) {
-  const int64_t frames = ds.meta().shape.nav_size(), sig = ds.meta().shape.sig_size();
-  std::vector<double> out(static_cast<size_t>(frames * sig));
-  ds.ReadFrames(0, frames, {0, sig}, out.data(), DType::kFloat64);
-  Stats stats;
-  for (const double v : out) {
-    stats.sum += v;
-    stats.min = std::min(stats.min, v);
-    stats.max = std::max(stats.max, v);
-  }
-  return stats;
-}
 
 void ExpectClose(double actual, double expected) {
   EXPECT_NEAR(actual, expected, 1e-9 * std::abs(expected) + 1e-12);
