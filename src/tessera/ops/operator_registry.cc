@@ -9,18 +9,13 @@
 #include <charconv>
 #include <nlohmann/json.hpp>
 
+#include "tessera/core/strings.h"
 #include "tessera/core/error.h"
 #include "tessera/core/shape.h"
 #include "tessera/ops/param_parse_internal.h"
 
 namespace tessera::ops {
 namespace internal {
-
-std::string_view Trim(std::string_view text) {
-  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front()))) text.remove_prefix(1);
-  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) text.remove_suffix(1);
-  return text;
-}
 
 std::vector<std::string_view> Split(std::string_view text, char separator) {
   std::vector<std::string_view> parts;

@@ -7,10 +7,11 @@
 #include <string_view>
 #include <vector>
 
+#include "tessera/core/strings.h"
+
 namespace tessera::ops::internal {
 
-/// Strip leading and trailing white space.
-std::string_view Trim(std::string_view text);
+using ::tessera::Trim;
 /// Split at every `separator`, trimming each part (an empty text gives one empty part).
 std::vector<std::string_view> Split(std::string_view text, char separator);
 /// Parse a whole (trimmed) text as a number, or nullopt.

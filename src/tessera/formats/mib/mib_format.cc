@@ -16,6 +16,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "tessera/core/strings.h"
 #include "tessera/core/convert.h"
 #include "tessera/core/error.h"
 #include "tessera/core/nd_array.h"
@@ -48,13 +49,6 @@ std::string FieldName(size_t index) {
   if (index < kMinFields) return kFieldNames[index];
   if (index < kFirstDac) return fmt::format("thresholds[{}]", index - kFirstThreshold);
   return fmt::format("field {}", index);
-}
-
-std::string_view Trim(std::string_view text) {
-  const auto is_space = [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; };
-  while (!text.empty() && is_space(text.front())) text.remove_prefix(1);
-  while (!text.empty() && is_space(text.back())) text.remove_suffix(1);
-  return text;
 }
 
 bool IsDigits(std::string_view text) {

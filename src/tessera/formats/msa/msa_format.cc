@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "tessera/core/strings.h"
 #include "tessera/core/convert.h"
 #include "tessera/core/error.h"
 #include "tessera/formats/mapped_array_internal.h"
@@ -22,16 +23,6 @@ namespace {
 
 // Spectra are a few thousand channels; anything this large is not an EMSA file.
 constexpr int64_t kMaxMsaBytes = int64_t{256} << 20;
-
-std::string_view Trim(std::string_view text) {
-  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front()))) {
-    text.remove_prefix(1);
-  }
-  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) {
-    text.remove_suffix(1);
-  }
-  return text;
-}
 
 std::string Upper(std::string_view text) {
   std::string out(text);

@@ -14,6 +14,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "tessera/core/strings.h"
 #include "tessera/core/error.h"
 #include "tessera/formats/mapped_array_internal.h"
 #include "tessera/formats/params_internal.h"
@@ -25,16 +26,6 @@ namespace {
 // A .rpl header is a few dozen lines.
 constexpr int64_t kMaxRplBytes = int64_t{1} << 20;
 constexpr int64_t kMaxDim = int64_t{1} << 31;
-
-std::string_view Trim(std::string_view text) {
-  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front()))) {
-    text.remove_prefix(1);
-  }
-  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) {
-    text.remove_suffix(1);
-  }
-  return text;
-}
 
 std::string Lower(std::string_view text) {
   std::string out(text);

@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "tessera/core/strings.h"
 #include "tessera/core/convert.h"
 #include "tessera/core/error.h"
 #include "tessera/formats/mapped_array_internal.h"
@@ -157,13 +158,6 @@ std::optional<std::string> Between(std::string_view text, std::string_view open,
   return std::string(text.substr(begin + open.size(), end - begin - open.size()));
 }
 
-std::string Trim(std::string text) {
-  const auto first = text.find_first_not_of(" \t\r\n");
-  if (first == std::string::npos) return {};
-  const auto last = text.find_last_not_of(" \t\r\n");
-  return text.substr(first, last - first + 1);
-}
-
 std::optional<double> ToDouble(const std::string& text) {
   try {
     size_t used = 0;
@@ -191,7 +185,7 @@ nlohmann::json EmiMetadata(std::span<const std::byte> bytes) {
   }
   for (const char* tag : {"Tilt1", "Tilt2", "Uuid"}) {
     const std::string open = fmt::format("<{}>", tag), close = fmt::format("</{}>", tag);
-    if (const auto value = Between(ascii, open, close)) emi[tag] = Trim(*value);
+    if (const auto value = Between(ascii, open, close)) emi[tag] = std::string(Trim(*value));
   }
   // <Data><Label>Magnification</Label><Value>1550000</Value><Unit>x</Unit></Data> ...
   nlohmann::json description = nlohmann::json::object();
@@ -206,8 +200,8 @@ nlohmann::json EmiMetadata(std::span<const std::byte> bytes) {
     const auto value = Between(item, "<Value>", "</Value>");
     const auto unit = Between(item, "<Unit>", "</Unit>");
     if (label && value) {
-      const std::string trimmed = Trim(*value);
-      description[*label] = {{"value", trimmed}, {"unit", unit ? Trim(*unit) : ""}};
+      const std::string trimmed(Trim(*value));
+      description[*label] = {{"value", trimmed}, {"unit", unit ? std::string(Trim(*unit)) : std::string()}};
       const auto number = ToDouble(trimmed);
       if (*label == "Magnification" && number) emi["magnification"] = *number;
       if (*label == "Camera length" && number) emi["camera_length_m"] = *number;
