@@ -301,26 +301,204 @@ void UdfRunner::Merge(PartitionResult&& result) {
     }
   }
   // Other buffers: into the merge tree.
-  stack_.push_back(Subtree{.height = 0, .buffers = std::move(result.buffers)});
-  while (stack_.size() >= 2 && stack_[stack_.size() - 1].height == stack_[stack_.size() - 2].height) {
-    Subtree right = std::move(stack_.back());
-    stack_.pop_back();
-    Subtree& left = stack_.back();
+  PushBlock(MergedBlock{.first = result.index, .height = 0, .buffers = std::move(result.buffers)});
+  MarkMerged(result.index, result.index + 1);
+}
+
+void UdfRunner::PushBlock(MergedBlock&& block) {
+  stack_.push_back(std::move(block));
+  while (stack_.size() >= 2) {
+    MergedBlock& left = stack_[stack_.size() - 2];
+    const MergedBlock& right = stack_.back();
+    // Join equal neighbours only where the tree over all partitions joins them: the left one
+    // starts at a multiple of their joint size. From partition 0 that always holds; a range
+    // that starts elsewhere (an MPI rank's share) leaves its first subtrees for its neighbour.
+    if (left.height != right.height || left.first % (int64_t{2} << left.height) != 0) break;
     for (size_t u = 0; u < udfs_.size(); ++u) {
       udfs_[u]->Merge(left.buffers[u], right.buffers[u]);
       left.buffers[u].ExtendFrames(left.buffers[u].num_frames() + right.buffers[u].num_frames());
     }
     ++left.height;
+    stack_.pop_back();
   }
+}
+
+void UdfRunner::MarkMerged(int64_t partition_begin, int64_t partition_end) {
   int64_t processed = 0;
-  for (int64_t f = partition.frame_begin; f < partition.frame_end; ++f) {
-    const bool selected = options_.roi == nullptr || options_.roi->selected(f);
-    merged_[static_cast<size_t>(f)] = selected ? 1 : 0;
-    processed += selected;
+  for (int64_t p = partition_begin; p < partition_end; ++p) {
+    const auto& partition = partitions_[static_cast<size_t>(p)];
+    for (int64_t f = partition.frame_begin; f < partition.frame_end; ++f) {
+      const bool selected = options_.roi == nullptr || options_.roi->selected(f);
+      merged_[static_cast<size_t>(f)] = selected ? 1 : 0;
+      processed += selected;
+    }
   }
-  ++next_merge_;
-  ++progress_.partitions_done;
+  next_merge_ = partition_end;
+  progress_.partitions_done += partition_end - partition_begin;
   progress_.frames_done += processed;
+}
+
+void UdfRunner::StartMergeAt(int64_t first) {
+  if (next_merge_ != 0 || !stack_.empty() || first < 0 ||
+      first > static_cast<int64_t>(partitions_.size())) {
+    throw Error::Internal(fmt::format("cannot start merging at partition {}", first));
+  }
+  next_merge_ = first;
+}
+
+std::vector<MergedBlock> UdfRunner::TakeBlocks() {
+  std::vector<MergedBlock> blocks = std::move(stack_);
+  stack_.clear();
+  return blocks;
+}
+
+void UdfRunner::MergeBlocks(std::vector<MergedBlock>&& blocks) {
+  for (auto& block : blocks) {
+    const int64_t size = int64_t{1} << block.height;
+    if (block.first != next_merge_ || block.first % size != 0 ||
+        block.first + size > static_cast<int64_t>(partitions_.size()) ||
+        block.buffers.size() != udfs_.size()) {
+      throw Error::Internal(fmt::format(
+          "merge block of partitions [{}, {}) does not continue at partition {}", block.first,
+          block.first + size, next_merge_));
+    }
+    const int64_t first = block.first;
+    PushBlock(std::move(block));
+    MarkMerged(first, first + size);
+  }
+}
+
+namespace {
+
+template <class T>
+void AppendPod(std::vector<std::byte>& out, const T& value) {
+  const auto* p = reinterpret_cast<const std::byte*>(&value);
+  out.insert(out.end(), p, p + sizeof(T));
+}
+
+/// Reads what AppendPod wrote, checking every length against the bytes left.
+class ByteReader {
+ public:
+  explicit ByteReader(std::span<const std::byte> bytes) : bytes_(bytes) {}
+  template <class T>
+  T Pod() {
+    T value;
+    std::memcpy(&value, Take(sizeof(T)), sizeof(T));
+    return value;
+  }
+  const std::byte* Take(size_t n) {
+    if (n > bytes_.size() - pos_) {
+      throw Error::Internal(fmt::format("merge message truncated: {} bytes needed at offset {} of {}",
+                                        n, pos_, bytes_.size()));
+    }
+    const std::byte* p = bytes_.data() + pos_;
+    pos_ += n;
+    return p;
+  }
+  bool done() const { return pos_ == bytes_.size(); }
+
+ private:
+  std::span<const std::byte> bytes_;
+  size_t pos_ = 0;
+};
+
+constexpr uint64_t kBlocksMagic = 0x5453424c4f434b31;  // "TSBLOCK1"
+constexpr uint64_t kNavMagic = 0x54534e4156524f57;     // "TSNAVROW"
+
+}  // namespace
+
+void UdfRunner::SerializeBlocks(const std::vector<MergedBlock>& blocks,
+                                std::vector<std::byte>& out) const {
+  AppendPod(out, kBlocksMagic);
+  AppendPod(out, static_cast<int64_t>(blocks.size()));
+  for (const auto& block : blocks) {
+    AppendPod(out, block.first);
+    AppendPod(out, static_cast<int64_t>(block.height));
+    for (const auto& set : block.buffers) {
+      AppendPod(out, set.frame_begin());
+      AppendPod(out, set.num_frames());
+      for (int b = 0; b < set.size(); ++b) {
+        if (set.spec(b).kind == BufferKind::kNav) continue;
+        const auto* p = static_cast<const std::byte*>(set.array(b).raw());
+        out.insert(out.end(), p, p + set.array(b).nbytes());
+      }
+    }
+  }
+}
+
+std::vector<MergedBlock> UdfRunner::DeserializeBlocks(std::span<const std::byte> bytes) const {
+  ByteReader in(bytes);
+  if (in.Pod<uint64_t>() != kBlocksMagic) throw Error::Internal("not a merge-block message");
+  const auto count = in.Pod<int64_t>();
+  if (count < 0 || count > 64) throw Error::Internal(fmt::format("{} merge blocks in one message", count));
+  const Shape& shape = dataset_.meta().shape;
+  std::vector<MergedBlock> blocks;
+  for (int64_t i = 0; i < count; ++i) {
+    MergedBlock block;
+    block.first = in.Pod<int64_t>();
+    block.height = static_cast<int>(in.Pod<int64_t>());
+    if (block.height < 0 || block.height > 62) throw Error::Internal("bad merge-block height");
+    for (size_t u = 0; u < udfs_.size(); ++u) {
+      const auto frame_begin = in.Pod<int64_t>();
+      const auto num_frames = in.Pod<int64_t>();
+      if (frame_begin < 0 || num_frames < 0 || frame_begin + num_frames > shape.nav_size()) {
+        throw Error::Internal("merge block covers frames outside the dataset");
+      }
+      // Nav buffers travel separately (SerializeNavRows): allocate them empty.
+      BufferSet set(specs_[u], shape, frame_begin, 0);
+      set.ExtendFrames(num_frames);
+      for (int b = 0; b < set.size(); ++b) {
+        if (set.spec(b).kind == BufferKind::kNav) continue;
+        const size_t n = static_cast<size_t>(set.array(b).nbytes());
+        std::memcpy(set.array(b).raw(), in.Take(n), n);
+      }
+      block.buffers.push_back(std::move(set));
+    }
+    blocks.push_back(std::move(block));
+  }
+  if (!in.done()) throw Error::Internal("trailing bytes after the merge blocks");
+  return blocks;
+}
+
+void UdfRunner::SerializeNavRows(int64_t frame_begin, int64_t frame_end,
+                                 std::vector<std::byte>& out) const {
+  AppendPod(out, kNavMagic);
+  AppendPod(out, frame_begin);
+  AppendPod(out, frame_end);
+  out.insert(out.end(), reinterpret_cast<const std::byte*>(merged_.data() + frame_begin),
+             reinterpret_cast<const std::byte*>(merged_.data() + frame_end));
+  for (const auto& set : global_) {
+    for (int b = 0; b < set.size(); ++b) {
+      if (set.spec(b).kind != BufferKind::kNav) continue;
+      const NdArray& whole = set.array(b);
+      const int64_t row_bytes = whole.shape()[0] > 0 ? whole.nbytes() / whole.shape()[0] : 0;
+      const auto* p = static_cast<const std::byte*>(whole.raw());
+      out.insert(out.end(), p + frame_begin * row_bytes, p + frame_end * row_bytes);
+    }
+  }
+}
+
+void UdfRunner::DeserializeNavRows(int64_t frame_begin, int64_t frame_end,
+                                   std::span<const std::byte> bytes) {
+  ByteReader in(bytes);
+  if (in.Pod<uint64_t>() != kNavMagic || in.Pod<int64_t>() != frame_begin ||
+      in.Pod<int64_t>() != frame_end || frame_begin < 0 || frame_end < frame_begin ||
+      frame_end > static_cast<int64_t>(merged_.size())) {
+    throw Error::Internal(fmt::format("nav-row message is not for frames [{}, {})", frame_begin,
+                                      frame_end));
+  }
+  const size_t frames = static_cast<size_t>(frame_end - frame_begin);
+  std::memcpy(merged_.data() + frame_begin, in.Take(frames), frames);
+  for (auto& set : global_) {
+    for (int b = 0; b < set.size(); ++b) {
+      if (set.spec(b).kind != BufferKind::kNav) continue;
+      NdArray& whole = set.array(b);
+      const int64_t row_bytes = whole.shape()[0] > 0 ? whole.nbytes() / whole.shape()[0] : 0;
+      const size_t n = static_cast<size_t>((frame_end - frame_begin) * row_bytes);
+      std::memcpy(static_cast<std::byte*>(whole.raw()) + frame_begin * row_bytes, in.Take(n), n);
+    }
+  }
+  if (!in.done()) throw Error::Internal("trailing bytes after the nav rows");
 }
 
 void UdfRunner::FoldStack(std::vector<BufferSet>& into) const {

@@ -4,6 +4,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <vector>
 
 #include "tessera/dataset/corrections.h"
@@ -38,6 +39,14 @@ struct PartitionResult {
   std::vector<BufferSet> buffers;  // one per UDF
 };
 
+/// A complete subtree of the merge tree: the 2^height partitions starting at `first` (a multiple
+/// of 2^height), folded together. Processes exchange these to share one merge tree.
+struct MergedBlock {
+  int64_t first = 0;
+  int height = 0;
+  std::vector<BufferSet> buffers;  // one per UDF; nav buffers are not part of a block
+};
+
 /// Runs several UDFs in one pass over a dataset, partition by partition.
 ///
 /// Executors call RunPartition() for every partition (from any thread, in any order) and Merge()
@@ -61,6 +70,27 @@ class UdfRunner {
   /// Place a partition's nav buffers and fold its other buffers into the merge tree; must be
   /// called in partition index order.
   void Merge(PartitionResult&& result);
+
+  // Sharing the merge tree between processes (MPI ranks): each process merges a contiguous
+  // range of partitions, hands over its complete subtrees, and a neighbour folds them in. Only
+  // subtrees aligned to their size join, so the tree is the same as in one process.
+
+  /// Start merging at partition `first` rather than 0; call before the first Merge().
+  void StartMergeAt(int64_t first);
+  /// Return the index of the next partition Merge() or MergeBlocks() expects.
+  int64_t next_merge() const { return next_merge_; }
+  /// Hand over the merged subtrees, lowest partitions first; leaves the tree empty.
+  std::vector<MergedBlock> TakeBlocks();
+  /// Fold in subtrees merged elsewhere; the first must start at next_merge(), the others follow.
+  void MergeBlocks(std::vector<MergedBlock>&& blocks);
+  /// Append `blocks` to `out` as bytes (sig and single buffers; native byte order).
+  void SerializeBlocks(const std::vector<MergedBlock>& blocks, std::vector<std::byte>& out) const;
+  /// Read blocks written by SerializeBlocks() of a runner over the same dataset and UDFs.
+  std::vector<MergedBlock> DeserializeBlocks(std::span<const std::byte> bytes) const;
+  /// Append the merged nav rows of frames [frame_begin, frame_end) of every UDF to `out`.
+  void SerializeNavRows(int64_t frame_begin, int64_t frame_end, std::vector<std::byte>& out) const;
+  /// Place nav rows written by SerializeNavRows() for the same frames.
+  void DeserializeNavRows(int64_t frame_begin, int64_t frame_end, std::span<const std::byte> bytes);
   Progress progress() const { return progress_; }
   /// Return each UDF's results as merged so far (nav entries not yet processed are NaN/0).
   std::vector<std::vector<Result>> Snapshot() const;
@@ -84,12 +114,12 @@ class UdfRunner {
   dataset::TilingScheme scheme_;
   std::vector<BufferSet> global_;
   // Roots of the complete subtrees of the merge tree not yet joined, lowest indices first, with
-  // their height: partitions enter at height 0; two neighbours of equal height join.
-  struct Subtree {
-    int height = 0;
-    std::vector<BufferSet> buffers;  // one per UDF
-  };
-  std::vector<Subtree> stack_;
+  // their height: partitions enter at height 0; two neighbours of equal height join when the
+  // left one starts at a multiple of twice their size.
+  // Complete subtrees not yet joined, lowest partitions first (binary-counter order).
+  std::vector<MergedBlock> stack_;
+  void PushBlock(MergedBlock&& block);
+  void MarkMerged(int64_t partition_begin, int64_t partition_end);
   std::vector<uint8_t> merged_;  // per frame: 1 once its partition was merged
   int64_t next_merge_ = 0;
   Progress progress_;

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 
 #include "tessera/dataset/memory_dataset.h"
 
@@ -187,6 +188,100 @@ TEST(UdfRunner, PartitionsMergeAlongAFixedBinaryTree) {
   // neutral global buffer (0).
   const int64_t expected = f(0, f(f(f(1, 2), f(3, 4)), 5));
   EXPECT_EQ(static_cast<int64_t>(results[0][0].data.GetAsDouble(0)), expected);
+}
+
+/// Merges like `ranks` MPI ranks: each runner merges a contiguous share of the partitions, then
+/// shares travel as bytes along a binary tree over the ranks into rank 0 (as exec/mpi does).
+std::vector<std::vector<Result>> RunSplit(const dataset::Dataset& ds, std::vector<Udf*> udfs,
+                                          RunOptions options, int64_t ranks) {
+  std::vector<std::unique_ptr<UdfRunner>> runners;
+  std::vector<int64_t> begins;
+  for (int64_t r = 0; r < ranks; ++r) runners.push_back(UdfRunner::Create(ds, udfs, options));
+  const int64_t n = static_cast<int64_t>(runners[0]->partitions().size());
+  for (int64_t r = 0; r <= ranks; ++r) begins.push_back(r * n / ranks);
+  for (int64_t r = 0; r < ranks; ++r) {
+    runners[static_cast<size_t>(r)]->StartMergeAt(begins[static_cast<size_t>(r)]);
+    for (int64_t p = begins[static_cast<size_t>(r)]; p < begins[static_cast<size_t>(r) + 1]; ++p) {
+      runners[static_cast<size_t>(r)]->Merge(runners[static_cast<size_t>(r)]->RunPartition(p));
+    }
+  }
+  for (int64_t step = 1; step < ranks; step *= 2) {
+    for (int64_t r = 0; r + step < ranks; r += 2 * step) {
+      std::vector<std::byte> bytes;
+      auto& sender = *runners[static_cast<size_t>(r + step)];
+      sender.SerializeBlocks(sender.TakeBlocks(), bytes);
+      auto& receiver = *runners[static_cast<size_t>(r)];
+      receiver.MergeBlocks(receiver.DeserializeBlocks(bytes));
+    }
+  }
+  const auto& parts = runners[0]->partitions();
+  for (int64_t r = 1; r < ranks; ++r) {
+    const int64_t b = begins[static_cast<size_t>(r)], e = begins[static_cast<size_t>(r) + 1];
+    if (b == e) continue;
+    const int64_t f0 = parts[static_cast<size_t>(b)].frame_begin;
+    const int64_t f1 = parts[static_cast<size_t>(e - 1)].frame_end;
+    std::vector<std::byte> bytes;
+    runners[static_cast<size_t>(r)]->SerializeNavRows(f0, f1, bytes);
+    runners[0]->DeserializeNavRows(f0, f1, bytes);
+  }
+  return runners[0]->Finish();
+}
+
+void ExpectBitIdentical(const std::vector<std::vector<Result>>& a,
+                        const std::vector<std::vector<Result>>& b) {
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t u = 0; u < a.size(); ++u) {
+    ASSERT_EQ(a[u].size(), b[u].size());
+    for (size_t r = 0; r < a[u].size(); ++r) {
+      const NdArray& x = a[u][r].data;
+      const NdArray& y = b[u][r].data;
+      ASSERT_EQ(x.shape(), y.shape());
+      ASSERT_EQ(x.nbytes(), y.nbytes());
+      EXPECT_EQ(std::memcmp(x.raw(), y.raw(), static_cast<size_t>(x.nbytes())), 0)
+          << a[u][r].name;
+    }
+  }
+}
+
+TEST(UdfRunner, ShareOfPartitionsMergedElsewhereGivesTheSameTree) {
+  auto ds = dataset::MakeMemoryDataset(MakeData(), 2);  // 20 frames
+  RunOptions options;
+  options.partition_bytes = 30 * 4;  // one frame per partition: 20 partitions
+  TreeUdf tree;
+  ProbeUdf probe(Method::kTile);
+  const auto expected = RunAll(*ds, {&tree, &probe}, options);
+  for (int64_t ranks = 1; ranks <= 7; ++ranks) {
+    SCOPED_TRACE(ranks);
+    ExpectBitIdentical(RunSplit(*ds, {&tree, &probe}, options, ranks), expected);
+  }
+  // More ranks than partitions: some ranks have nothing to do.
+  options.partition_bytes = 4 * 30 * 4;  // 5 partitions
+  const auto few = RunAll(*ds, {&tree, &probe}, options);
+  ExpectBitIdentical(RunSplit(*ds, {&tree, &probe}, options, 7), few);
+  // With an ROI, frames outside it stay NaN wherever they were processed.
+  const int64_t nav[1] = {20};
+  const auto roi = dataset::Roi::Parse(nav, "3:17");
+  options.roi = &roi;
+  ExpectBitIdentical(RunSplit(*ds, {&tree, &probe}, options, 3), RunAll(*ds, {&tree, &probe}, options));
+}
+
+TEST(UdfRunner, MisplacedOrDamagedMergeMessagesAreRejected) {
+  auto ds = dataset::MakeMemoryDataset(MakeData(), 2);
+  RunOptions options;
+  options.partition_bytes = 30 * 4;
+  TreeUdf tree;
+  auto a = UdfRunner::Create(*ds, {&tree}, options);
+  auto b = UdfRunner::Create(*ds, {&tree}, options);
+  b->StartMergeAt(4);
+  for (int64_t p = 4; p < 8; ++p) b->Merge(b->RunPartition(p));
+  std::vector<std::byte> bytes;
+  b->SerializeBlocks(b->TakeBlocks(), bytes);
+  // a has merged nothing yet: blocks starting at 4 do not continue it.
+  EXPECT_THROW(a->MergeBlocks(a->DeserializeBlocks(bytes)), Error);
+  bytes.pop_back();
+  EXPECT_THROW(a->DeserializeBlocks(bytes), Error);
+  EXPECT_THROW(a->DeserializeBlocks({}), Error);
+  EXPECT_THROW(a->StartMergeAt(99), Error);
 }
 
 TEST(UdfRunner, CancellationAndBadRoi) {
