@@ -5,6 +5,7 @@ option(TESSERA_BUILD_BENCHMARKS "Build the Google Benchmark micro-benchmarks" OF
 option(TESSERA_SANITIZE "Build with AddressSanitizer + UndefinedBehaviorSanitizer" OFF)
 option(TESSERA_WERROR "Treat warnings in Tessera's own code as errors" ON)
 option(TESSERA_FUZZ "Build the libFuzzer targets in fuzz/ (clang only)" OFF)
+option(TESSERA_MPI "Run under mpirun/srun across ranks (OpenMPI)" ON)
 
 if(NOT CMAKE_BUILD_TYPE)
   set(CMAKE_BUILD_TYPE Release CACHE STRING "Build type" FORCE)

@@ -8,6 +8,7 @@ set -euo pipefail
 # Required to configure, build and test.
 REQUIRED=(
   ninja-build ccache g++ cmake pkg-config
+  openmpi-bin libopenmpi-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libtbb-dev libhdf5-dev libopenblas-dev liblapacke-dev libeigen3-dev libhwy-dev
   nlohmann-json3-dev libcli11-dev libfmt-dev libspdlog-dev libxxhash-dev

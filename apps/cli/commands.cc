@@ -19,6 +19,7 @@
 #include <limits>
 #include <map>
 #include <memory>
+#include <stdexcept>
 
 #include "progress_bar.h"
 #include "tessera/core/checksum.h"
@@ -28,6 +29,7 @@
 #include "tessera/dataset/roi.h"
 #include "tessera/dataset/synthetic.h"
 #include "tessera/exec/executor.h"
+#include "tessera/exec/mpi_world.h"
 #include "tessera/formats/dataset_writer.h"
 #include "tessera/formats/format_registry.h"
 #include "tessera/formats/image_writers.h"
@@ -39,6 +41,18 @@
 
 namespace tessera::cli {
 namespace {
+
+/// Test hook for the MPI fault tests: TESSERA_TEST_MPI_FAULT=KIND@RANK makes rank RANK fail in
+/// one way: "open" (cannot read its file), "udf" (an exception inside the analysis after its
+/// first partition), "kill" (SIGKILL after its first partition). Returns KIND on that rank.
+std::string InjectedFault(const Context& context) {
+  const char* hook = std::getenv("TESSERA_TEST_MPI_FAULT");
+  if (hook == nullptr || context.mpi == nullptr) return {};
+  const std::string spec = hook;
+  const size_t at = spec.find('@');
+  if (at == std::string::npos || std::atoi(spec.c_str() + at + 1) != context.mpi->rank()) return {};
+  return spec.substr(0, at);
+}
 
 using json = nlohmann::json;
 
@@ -420,7 +434,10 @@ int RunRun(const RunCommandOptions& options, const Context& context) {
   }
   if (names.empty()) throw Error::InvalidArgument("no analysis given", "analysis");
   const auto routed = RouteParams(names, options.params);
-  for (const auto& output : options.outputs) {
+  // Under MPI every rank runs this; only rank 0 prints, shows progress and writes outputs.
+  const bool root = context.mpi == nullptr || context.mpi->is_root();
+  const std::string fault = InjectedFault(context);
+  for (const auto& output : root ? options.outputs : std::vector<std::string>{}) {
     // Fail on an unwritable output before spending minutes on the data.
     const auto dir = std::filesystem::path(output).parent_path();
     const std::string d = dir.empty() ? "." : dir.string();
@@ -429,6 +446,10 @@ int RunRun(const RunCommandOptions& options, const Context& context) {
     }
   }
 
+  if (fault == "open") {
+    throw Error::CorruptFile(options.dataset.path, 0, "TESSERA_TEST_MPI_FAULT",
+                             "injected fault: this rank cannot read the file");
+  }
   auto ds = OpenDataset(options.dataset);
   const auto& meta = ds->meta();
   std::vector<std::unique_ptr<udf::Udf>> udfs;
@@ -463,7 +484,7 @@ int RunRun(const RunCommandOptions& options, const Context& context) {
   auto executor = exec::MakeExecutor(options.executor, options.threads);
 
   ProgressBar bar(fmt::format("{}", fmt::join(names, ",")));
-  const bool show_progress = !options.quiet;
+  const bool show_progress = !options.quiet && root;
   // Test hook: deliver a real SIGINT after N merged partitions, so the end-to-end tests can check
   // Ctrl-C handling deterministically, without sleeping.
   const char* sigint_hook = std::getenv("TESSERA_TEST_SIGINT_AFTER_PARTITIONS");
@@ -472,20 +493,28 @@ int RunRun(const RunCommandOptions& options, const Context& context) {
   // process sees, the best of the others what an interactive session (server, notebook) sees.
   std::vector<double> elapsed_runs;
   std::vector<std::vector<udf::Result>> results;
+  exec::MpiRunStats mpi_stats;
   for (int pass = 0; pass < std::max(options.repeat, 1); ++pass) {
     const auto t0 = std::chrono::steady_clock::now();
-    results = exec::RunUdfs(
-        *executor, *ds, udf_ptrs, run_options,
-        [&](const udf::Progress& p, const udf::UdfRunner&) {
-          if (p.partitions_done == sigint_after) std::raise(SIGINT);
-          if (show_progress) {
-            bar.Update(p.frames_done, p.frames_total,
-                       fmt::format("partitions {}/{}", p.partitions_done, p.partitions_total));
-          }
-        });
+    auto on_partial = [&](const udf::Progress& p, const udf::UdfRunner&) {
+      if (p.partitions_done == sigint_after) std::raise(SIGINT);
+      if (fault == "udf" && p.partitions_done >= 1) {
+        throw std::runtime_error("injected fault: an exception in a UDF");
+      }
+      if (fault == "kill" && p.partitions_done >= 1) std::raise(SIGKILL);
+      if (show_progress) {
+        bar.Update(p.frames_done, p.frames_total,
+                   fmt::format("partitions {}/{}", p.partitions_done, p.partitions_total));
+      }
+    };
+    results = context.mpi != nullptr
+                  ? exec::RunUdfsMpi(*context.mpi, *executor, *ds, udf_ptrs, run_options, on_partial,
+                                     &mpi_stats)
+                  : exec::RunUdfs(*executor, *ds, udf_ptrs, run_options, on_partial);
     elapsed_runs.push_back(
         std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   }
+  if (!root) return 0;
   const double elapsed = elapsed_runs.front();
   const double elapsed_best = *std::min_element(elapsed_runs.begin(), elapsed_runs.end());
   bar.Finish();
@@ -528,6 +557,14 @@ int RunRun(const RunCommandOptions& options, const Context& context) {
     j["analyses"] = names;
     j["executor"] = executor->name();
     j["threads"] = executor->concurrency();
+    j["ranks"] = context.mpi != nullptr ? context.mpi->size() : 1;
+    if (context.mpi != nullptr) {
+      j["mpi"] = {{"rank0_compute_s", mpi_stats.compute_s},
+                  {"rank0_reduce_s", mpi_stats.reduce_s},
+                  {"rank0_gather_s", mpi_stats.gather_s},
+                  {"rank0_partitions", mpi_stats.partitions},
+                  {"rank0_bytes_received", mpi_stats.bytes_received}};
+    }
     j["frames"] = frames;
     j["bytes"] = bytes;
     j["elapsed_s"] = elapsed;
@@ -685,6 +722,7 @@ void AddCommands(CLI::App& app, Context& context) {
   run_cmd->callback([&] {
     context.json_errors = run.json;
     context.run = [&] { return RunRun(run, context); };
+    context.distributed = true;
   });
 
   auto* gen_cmd = app.add_subcommand("generate", "Write a synthetic dataset with known answers");

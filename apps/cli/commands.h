@@ -10,6 +10,10 @@ namespace CLI {
 class App;
 }
 
+namespace tessera::exec {
+class MpiWorld;
+}
+
 namespace tessera::cli {
 
 /// State shared by the sub-commands and main().
@@ -17,6 +21,10 @@ struct Context {
   std::vector<std::string> command_line;
   const std::atomic<bool>* cancel = nullptr;
   bool json_errors = false;
+  /// The MPI job this process is a rank of, when started by mpirun/srun; null otherwise.
+  exec::MpiWorld* mpi = nullptr;
+  /// Whether the chosen sub-command shares its work among MPI ranks; the others run on rank 0.
+  bool distributed = false;
   /// The chosen sub-command's action, set during parsing; returns the exit code.
   std::function<int()> run;
 };

@@ -14,9 +14,11 @@
 #include <ctime>
 #include <filesystem>
 #include <iostream>
+#include <memory>
 
 #include "commands.h"
 #include "tessera/core/error.h"
+#include "tessera/exec/mpi_world.h"
 #include "tessera/io/atomic_file.h"
 
 namespace {
@@ -54,6 +56,15 @@ int main(int argc, char** argv) {
   std::signal(SIGTERM, OnSignal);
   tessera::cli::Context context;
   context.cancel = &g_cancel;
+  // Under mpirun/srun every rank runs this same command; rank 0 prints and writes.
+  std::unique_ptr<tessera::exec::MpiWorld> mpi;
+  try {
+    mpi = tessera::exec::MpiWorld::InitIfLaunched();
+  } catch (const tessera::Error& e) {
+    std::fprintf(stderr, "tessera: error: %s\n", e.what());
+    return ExitCode(e.code());
+  }
+  context.mpi = mpi.get();
   for (int i = 0; i < argc; ++i) context.command_line.push_back(argv[i]);
 
   CLI::App app{"Tessera: reproducible, high-throughput processing of 4D-STEM and detector data",
@@ -73,9 +84,14 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "tessera: %s\n", e.what());
     return 2;
   }
+  // Commands that do not share their work (info, generate, convert...) run once, on rank 0.
+  if (mpi && mpi->size() > 1 && !mpi->is_root() && !context.distributed) return 0;
   try {
     return context.run();
   } catch (const tessera::Error& e) {
+    const int code = ExitCode(e.code());
+    // Another rank: hand the error to rank 0, which prints it and stops the job.
+    if (mpi && mpi->size() > 1 && !mpi->is_root()) mpi->FailRank(e.info(), code);
     if (e.code() == tessera::ErrorCode::kCancelled) {
       std::fprintf(stderr, "tessera: cancelled; no output was written\n");
     } else {
@@ -89,9 +105,16 @@ int main(int argc, char** argv) {
       if (e.info().offset) j["error"]["offset"] = *e.info().offset;
       std::cout << j.dump(2) << std::endl;
     }
-    return ExitCode(e.code());
+    if (mpi && mpi->size() > 1) mpi->Abort(code);
+    return code;
   } catch (const std::exception& e) {
+    if (mpi && mpi->size() > 1 && !mpi->is_root()) {
+      mpi->FailRank(tessera::ErrorInfo{.code = tessera::ErrorCode::kInternal,
+                                       .message = fmt::format("internal error: {}", e.what())},
+                    70);
+    }
     std::fprintf(stderr, "tessera: internal error: %s\n", e.what());
+    if (mpi && mpi->size() > 1) mpi->Abort(70);
     return 70;
   }
 }
