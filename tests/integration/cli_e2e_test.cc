@@ -428,5 +428,57 @@ TEST_F(CliTest, RealFilesFromOtherToolsMatchTheirExpectedValues) {
   EXPECT_NEAR(axes[2]["scale"].get<double>(), 0.18416208028793335, 1e-7);
 }
 
+/// TIFF files, a directory of TIFFs and TVIPS series through the CLI, without --format: shape,
+/// dtype, calibration and the total over all frames match their *.expected.json.
+TEST_F(CliTest, TiffAndTvipsFilesThroughTheCli) {
+  const std::string data = TestDataDir();
+  if (!fs::exists(data + "/tiff")) GTEST_SKIP() << "no test data at " << data;
+  struct Case {
+    std::string target;    // relative to the data directory
+    std::string expected;  // *.expected.json relative to the data directory
+    std::string section;
+  };
+  for (const auto& c : std::vector<Case>{
+           {"tiff/FEI-Helios-Ebeam-16bits.tif", "tiff/FEI-Helios-Ebeam-16bits.tif", "signals"},
+           {"tiff/TVIPS_bin4.tif", "tiff/TVIPS_bin4.tif", "signals"},
+           {"tiff/test_loading_image_saved_with_DM_stack.tif",
+            "tiff/test_loading_image_saved_with_DM_stack.tif", "signals"},
+           {"tiff/test_loading_image_saved_with_imageJ_stack.tif",
+            "tiff/test_loading_image_saved_with_imageJ_stack.tif", "signals"},
+           {"tiff/savu_image_test/tiffs", "tiff/savu_image_test", "raw"},
+           {"tiff/savu_image_test/tiffs/raw_*.tiff", "tiff/savu_image_test", "raw"},
+           {"tvips/test_tvips_2233_000.tvips", "tvips/test_tvips_2233_000.tvips", "signals"},
+           {"tvips/test_tvips_2345_000.tvips", "tvips/test_tvips_2345_000.tvips", "signals"}}) {
+    SCOPED_TRACE(c.target);
+    const auto expected = json::parse(Slurp(data + "/" + c.expected + ".expected.json"))[c.section][0];
+    const std::string target = fmt::format("'{}/{}'", data, c.target);
+    auto info = Run("info " + target + " --json");
+    ASSERT_EQ(info.exit_code, 0) << info.err;
+    const auto meta = json::parse(info.out);
+    EXPECT_EQ(meta["shape"], expected["shape"]);
+    EXPECT_EQ(meta["dtype"], expected["dtype"]);
+    if (expected.contains("axes")) {
+      const auto& axes = meta["axes"];
+      ASSERT_EQ(axes.size(), expected["axes"].size());
+      const double scale = expected["axes"].back()["scale"].get<double>();
+      EXPECT_NEAR(axes.back()["scale"].get<double>(), scale, 1e-9 * std::fabs(scale));
+    }
+    auto run = Run("run frame-sum " + target + " --json -q");
+    ASSERT_EQ(run.exit_code, 0) << run.err;
+    const auto out = json::parse(run.out);
+    const double total =
+        out["results"]["frame-sum"][0]["mean"].get<double>() * out["frames"].get<double>();
+    const double want = expected["stats"]["sum"].get<double>();
+    EXPECT_NEAR(total, want, 1e-9 * std::fabs(want) + 1e-6);
+  }
+  // A damaged TIFF is one clear line naming the file, and no crash.
+  const std::string cut = Path("cut.tif");
+  const std::string bytes = Slurp(data + "/tiff/FEI-Helios-Ebeam-16bits.tif");
+  std::ofstream(cut, std::ios::binary).write(bytes.data(), 1000);
+  auto bad = Run("info " + cut);
+  EXPECT_EQ(bad.exit_code, 4) << bad.err;
+  EXPECT_NE(bad.err.find(cut), std::string::npos) << bad.err;
+}
+
 }  // namespace
 }  // namespace tessera
