@@ -429,6 +429,57 @@ TEST_F(CliTest, RealFilesFromOtherToolsMatchTheirExpectedValues) {
   EXPECT_NEAR(axes[2]["scale"].get<double>(), 0.18416208028793335, 1e-7);
 }
 
+/// TIFF files, a directory of TIFFs and TVIPS series through the CLI, without --format: shape,
+/// dtype, calibration and the total over all frames match their *.expected.json.
+TEST_F(CliTest, TiffAndTvipsFilesThroughTheCli) {
+  const std::string data = TestDataDir();
+  if (!fs::exists(data + "/tiff")) GTEST_SKIP() << "no test data at " << data;
+  struct Case {
+    std::string target;    // relative to the data directory
+    std::string expected;  // *.expected.json relative to the data directory
+    std::string section;
+  };
+  for (const auto& c : std::vector<Case>{
+           {"tiff/FEI-Helios-Ebeam-16bits.tif", "tiff/FEI-Helios-Ebeam-16bits.tif", "signals"},
+           {"tiff/TVIPS_bin4.tif", "tiff/TVIPS_bin4.tif", "signals"},
+           {"tiff/test_loading_image_saved_with_DM_stack.tif",
+            "tiff/test_loading_image_saved_with_DM_stack.tif", "signals"},
+           {"tiff/test_loading_image_saved_with_imageJ_stack.tif",
+            "tiff/test_loading_image_saved_with_imageJ_stack.tif", "signals"},
+           {"tiff/savu_image_test/tiffs", "tiff/savu_image_test", "raw"},
+           {"tiff/savu_image_test/tiffs/raw_*.tiff", "tiff/savu_image_test", "raw"},
+           {"tvips/test_tvips_2233_000.tvips", "tvips/test_tvips_2233_000.tvips", "signals"},
+           {"tvips/test_tvips_2345_000.tvips", "tvips/test_tvips_2345_000.tvips", "signals"}}) {
+    SCOPED_TRACE(c.target);
+    const auto expected = json::parse(Slurp(data + "/" + c.expected + ".expected.json"))[c.section][0];
+    const std::string target = fmt::format("'{}/{}'", data, c.target);
+    auto info = Run("info " + target + " --json");
+    ASSERT_EQ(info.exit_code, 0) << info.err;
+    const auto meta = json::parse(info.out);
+    EXPECT_EQ(meta["shape"], expected["shape"]);
+    EXPECT_EQ(meta["dtype"], expected["dtype"]);
+    if (expected.contains("axes")) {
+      const auto& axes = meta["axes"];
+      ASSERT_EQ(axes.size(), expected["axes"].size());
+      const double scale = expected["axes"].back()["scale"].get<double>();
+      EXPECT_NEAR(axes.back()["scale"].get<double>(), scale, 1e-9 * std::fabs(scale));
+    }
+    auto run = Run("run frame-sum " + target + " --json -q");
+    ASSERT_EQ(run.exit_code, 0) << run.err;
+    const auto out = json::parse(run.out);
+    const double total =
+        out["results"]["frame-sum"][0]["mean"].get<double>() * out["frames"].get<double>();
+    const double want = expected["stats"]["sum"].get<double>();
+    EXPECT_NEAR(total, want, 1e-9 * std::fabs(want) + 1e-6);
+  }
+  // A damaged TIFF is one clear line naming the file, and no crash.
+  const std::string cut = Path("cut.tif");
+  const std::string bytes = Slurp(data + "/tiff/FEI-Helios-Ebeam-16bits.tif");
+  std::ofstream(cut, std::ios::binary).write(bytes.data(), 1000);
+  auto bad = Run("info " + cut);
+  EXPECT_EQ(bad.exit_code, 4) << bad.err;
+  EXPECT_NE(bad.err.find(cut), std::string::npos) << bad.err;
+}
 
 // HyperSpy .zspy stores (a directory and a zip), a DM packed complex FFT and the MRC writer,
 // through the command line.
@@ -493,193 +544,6 @@ TEST_F(CliTest, ZspyStoresPackedFftAndMrcOutput) {
   int32_t nversion = 0;
   std::memcpy(&nversion, header.data() + 108, 4);
   EXPECT_EQ(nversion, 20140);
-}
-
-}  // namespace
-}  // namespace tessera
-
-namespace tessera {
-namespace {
-
-/// Thermo Fisher Velox .emd through the CLI: detected without --format, signals listed in
-/// `info`, one picked with --open signal=N, frame-sum totals equal to the expected sums.
-TEST_F(CliTest, VeloxEmdSignalsThroughTheCli) {
-  const std::string data = TestDataDir() + "/emd/velox";
-  if (!fs::exists(data)) GTEST_SKIP() << "no test data at " << data;
-  const std::string stem = data + "/STEM HAADF-DF4-DF2-BF Diffraction Micro.emd";
-  auto info = Run(fmt::format("info '{}' --json", stem));
-  ASSERT_EQ(info.exit_code, 0) << info.err;
-  const auto j = json::parse(info.out);
-  EXPECT_EQ(j["format"], "velox");
-  EXPECT_EQ(j["sig_shape"], (std::vector<int64_t>{128, 128}));
-  EXPECT_EQ(j["dtype"], "uint16");
-  const auto signals = j["metadata"]["signals"];
-  ASSERT_EQ(signals.size(), 4u);
-  EXPECT_EQ(signals[0]["title"], "HAADF");
-  auto picked = Run(fmt::format("info '{}' --open signal=3 --json", stem));
-  ASSERT_EQ(picked.exit_code, 0) << picked.err;
-  EXPECT_EQ(json::parse(picked.out)["metadata"]["title"], signals[3]["title"]);
-  auto missing = Run(fmt::format("info '{}' --open signal=9", stem));
-  EXPECT_NE(missing.exit_code, 0);
-  EXPECT_NE(missing.err.find("no signal 9"), std::string::npos) << missing.err;
-
-  struct Case {
-    std::string file;
-    std::string open;
-    std::vector<int64_t> shape;
-    double sum;
-  };
-  const auto raw_sum = [&](const std::string& file, size_t i) {
-    return json::parse(Slurp(data + "/" + file + ".expected.json"))["raw"][i]["stats"]["sum"]
-        .get<double>();
-  };
-  const auto hs_sum = [&](const std::string& file, size_t i) {
-    return json::parse(Slurp(data + "/" + file + ".expected.json"))["signals"][i]["stats"]["sum"]
-        .get<double>();
-  };
-  for (const auto& c : std::vector<Case>{
-           {"fei_example_tem_stack.emd", "", {2, 3, 3}, raw_sum("fei_example_tem_stack.emd", 1)},
-           {"fei_emd_si.emd", "", {16, 16, 4096}, hs_sum("fei_emd_si.emd", 1)},
-           {"fei_emd_si.emd", "--open signal=0", {5, 16, 16}, raw_sum("fei_emd_si.emd", 1)},
-           {"fei_emd_si.emd", "--open sum_frames=false", {5, 16, 16, 4096},
-            hs_sum("fei_emd_si.emd", 1)}}) {
-    SCOPED_TRACE(c.file + " " + c.open);
-    auto run = Run(fmt::format("run frame-sum '{}/{}' {} --json -q", data, c.file, c.open));
-    ASSERT_EQ(run.exit_code, 0) << run.err;
-    const auto out = json::parse(run.out);
-    EXPECT_EQ(out["input"]["shape"], c.shape);
-    const double total =
-        out["results"]["frame-sum"][0]["mean"].get<double>() * out["frames"].get<double>();
-    EXPECT_NEAR(total, c.sum, 1e-9 * c.sum);
-  }
-}
-
-/// TIFF files, a directory of TIFFs and TVIPS series through the CLI, without --format: shape,
-/// dtype, calibration and the total over all frames match their *.expected.json.
-TEST_F(CliTest, TiffAndTvipsFilesThroughTheCli) {
-  const std::string data = TestDataDir();
-  if (!fs::exists(data + "/tiff")) GTEST_SKIP() << "no test data at " << data;
-  struct Case {
-    std::string target;    // relative to the data directory
-    std::string expected;  // *.expected.json relative to the data directory
-    std::string section;
-  };
-  for (const auto& c : std::vector<Case>{
-           {"tiff/FEI-Helios-Ebeam-16bits.tif", "tiff/FEI-Helios-Ebeam-16bits.tif", "signals"},
-           {"tiff/TVIPS_bin4.tif", "tiff/TVIPS_bin4.tif", "signals"},
-           {"tiff/test_loading_image_saved_with_DM_stack.tif",
-            "tiff/test_loading_image_saved_with_DM_stack.tif", "signals"},
-           {"tiff/test_loading_image_saved_with_imageJ_stack.tif",
-            "tiff/test_loading_image_saved_with_imageJ_stack.tif", "signals"},
-           {"tiff/savu_image_test/tiffs", "tiff/savu_image_test", "raw"},
-           {"tiff/savu_image_test/tiffs/raw_*.tiff", "tiff/savu_image_test", "raw"},
-           {"tvips/test_tvips_2233_000.tvips", "tvips/test_tvips_2233_000.tvips", "signals"},
-           {"tvips/test_tvips_2345_000.tvips", "tvips/test_tvips_2345_000.tvips", "signals"}}) {
-    SCOPED_TRACE(c.target);
-    const auto expected = json::parse(Slurp(data + "/" + c.expected + ".expected.json"))[c.section][0];
-    const std::string target = fmt::format("'{}/{}'", data, c.target);
-    auto info = Run("info " + target + " --json");
-    ASSERT_EQ(info.exit_code, 0) << info.err;
-    const auto meta = json::parse(info.out);
-    EXPECT_EQ(meta["shape"], expected["shape"]);
-    EXPECT_EQ(meta["dtype"], expected["dtype"]);
-    if (expected.contains("axes")) {
-      const auto& axes = meta["axes"];
-      ASSERT_EQ(axes.size(), expected["axes"].size());
-      const double scale = expected["axes"].back()["scale"].get<double>();
-      EXPECT_NEAR(axes.back()["scale"].get<double>(), scale, 1e-9 * std::fabs(scale));
-    }
-    auto run = Run("run frame-sum " + target + " --json -q");
-    ASSERT_EQ(run.exit_code, 0) << run.err;
-    const auto out = json::parse(run.out);
-    const double total =
-        out["results"]["frame-sum"][0]["mean"].get<double>() * out["frames"].get<double>();
-    const double want = expected["stats"]["sum"].get<double>();
-    EXPECT_NEAR(total, want, 1e-9 * std::fabs(want) + 1e-6);
-  }
-  // A damaged TIFF is one clear line naming the file, and no crash.
-  const std::string cut = Path("cut.tif");
-  const std::string bytes = Slurp(data + "/tiff/FEI-Helios-Ebeam-16bits.tif");
-  std::ofstream(cut, std::ios::binary).write(bytes.data(), 1000);
-  auto bad = Run("info " + cut);
-  EXPECT_EQ(bad.exit_code, 4) << bad.err;
-  EXPECT_NE(bad.err.find(cut), std::string::npos) << bad.err;
-}
-
-}  // namespace
-}  // namespace tessera
-
-namespace tessera {
-namespace {
-
-/// A RAW-mode (R64) Merlin frame header: one 256x256 chip, counter depth 6.
-std::string RawMibHeader(int sequence) {
-  std::string text = fmt::format(
-      "MQ1,{:06d},00384,01,0256,0256,R64,   1x1,01,2021-04-15 15:01:38.996867,0.001000,0,0,0,"
-      "2.000000E+0,5.110000E+2,0.000000E+0,0.000000E+0,0.000000E+0,0.000000E+0,0.000000E+0,"
-      "0.000000E+0,3RX,011,511,000,175,MQ1A,2021-04-15T14:01:38.996867651Z,1000000ns,6,",
-      sequence);
-  text.resize(384, '\0');
-  return text;
-}
-
-/// Merlin RAW mode split over two files behind one .hdr, through the CLI: frame f has every
-/// pixel at f + 1 (depth 6: one byte per pixel), so frame-sum is 65536 * (f + 1).
-TEST_F(CliTest, MerlinRawMultiFileAcquisition) {
-  for (int part = 0; part < 2; ++part) {
-    std::string bytes;
-    for (int f = 2 * part; f < 2 * part + 2; ++f) {
-      bytes += RawMibHeader(f + 1) + std::string(256 * 256, static_cast<char>(f + 1));
-    }
-    std::ofstream(Path(fmt::format("raw_{}.mib", part + 1)), std::ios::binary) << bytes;
-  }
-  std::ofstream(Path("raw.hdr"), std::ios::binary)
-      << "HDR,\t\r\nFrames in Acquisition (Number):\t4\r\nFrames per Trigger (Number):\t2\r\nEnd\t";
-  auto info = Run(fmt::format("info {} --json", Path("raw.hdr")));
-  ASSERT_EQ(info.exit_code, 0) << info.err;
-  const auto j = json::parse(info.out);
-  EXPECT_EQ(j["format"], "mib");
-  EXPECT_EQ(j["nav_shape"], (std::vector<int64_t>{2, 2}));
-  EXPECT_EQ(j["sig_shape"], (std::vector<int64_t>{256, 256}));
-  EXPECT_EQ(j["dtype"], "uint8");
-  const std::string npy = Path("raw_sums.npy");
-  auto run = Run(fmt::format("run frame-sum {} -o {} -q", Path("raw.hdr"), npy));
-  ASSERT_EQ(run.exit_code, 0) << run.err;
-  EXPECT_EQ(Load(npy), (std::vector<double>{65536, 131072, 196608, 262144}));
-  // sync_offset=1 drops the first frame; the last position reads as zeros.
-  run = Run(fmt::format("run frame-sum {} --open sync_offset=1 -o {} -q", Path("raw.hdr"),
-                        Path("shifted.npy")));
-  ASSERT_EQ(run.exit_code, 0) << run.err;
-  EXPECT_EQ(Load(Path("shifted.npy")), (std::vector<double>{131072, 196608, 262144, 0}));
-  // A truncated part names the file.
-  std::filesystem::resize_file(Path("raw_2.mib"), 384 + 256 * 256 + 10);
-  auto bad = Run(fmt::format("info {}", Path("raw.hdr")));
-  EXPECT_NE(bad.exit_code, 0);
-  EXPECT_NE(bad.err.find("raw_2.mib"), std::string::npos) << bad.err;
-}
-
-/// NeXus tomography: the DIAD scan's image key splits its 3201 frames into projections, flats
-/// and darks; together they hold the whole scan's sum.
-TEST_F(CliTest, NexusTomographyImageKeySelection) {
-  const std::string nxs = TestDataDir() + "/nexus/k11_diad/k11-18014.nxs";
-  if (!fs::exists(nxs)) GTEST_SKIP() << "no test data at " << nxs;
-  double total = 0.0;
-  for (const auto& [images, frames] : {std::pair<std::string, int64_t>{"projections", 3001},
-                                       {"flats", 100}, {"darks", 100}}) {
-    auto info = Run(fmt::format("info '{}' --open images={} --json", nxs, images));
-    ASSERT_EQ(info.exit_code, 0) << images << "\n" << info.err;
-    const auto j = json::parse(info.out);
-    EXPECT_EQ(j["format"], "hdf5");
-    EXPECT_EQ(j["nav_shape"], (std::vector<int64_t>{frames})) << images;
-    auto run = Run(fmt::format("run frame-sum '{}' --open images={} --json -q", nxs, images));
-    ASSERT_EQ(run.exit_code, 0) << images << "\n" << run.err;
-    const auto out = json::parse(run.out);
-    total += out["results"]["frame-sum"][0]["mean"].get<double>() * out["frames"].get<double>();
-  }
-  EXPECT_NEAR(total, 68366387021.0, 68366387021.0 * 1e-9);
-  auto bad = Run(fmt::format("info '{}' --open images=sinograms", nxs));
-  EXPECT_NE(bad.exit_code, 0);
-  EXPECT_NE(bad.err.find("sinograms"), std::string::npos) << bad.err;
 }
 
 }  // namespace
