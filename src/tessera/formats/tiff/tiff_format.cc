@@ -1079,7 +1079,8 @@ class LibTiff {
     TIFFOpenOptionsSetErrorHandlerExtR(options, CollectMessage, &errors_);
     TIFFOpenOptionsSetWarningHandlerExtR(options, IgnoreMessage, nullptr);
     TIFFOpenOptionsSetMaxSingleMemAlloc(options, tmsize_t{1} << 32);
-    tif_ = TIFFClientOpenExt(path_.c_str(), "r", &stream_, MemRead, MemWrite, MemSeek, MemClose,
+    // "c": no strip chopping, so libtiff's strips are the file's strips (Page's geometry).
+    tif_ = TIFFClientOpenExt(path_.c_str(), "rc", &stream_, MemRead, MemWrite, MemSeek, MemClose,
                              MemSize, MemMap, MemUnmap, options);
     TIFFOpenOptionsFree(options);
     if (tif_ == nullptr) {
