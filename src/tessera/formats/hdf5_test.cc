@@ -626,6 +626,9 @@ TEST(NxTomo, SelectsProjectionsFlatsAndDarksByImageKey) {
     }
     ExpectError([&] { registry.Open(path, {{"images", "sinograms"}}); },
                 ErrorCode::kInvalidArgument, {path, "sinograms", "projections"});
+    // The selection needs the frames as the one navigation axis.
+    ExpectError([&] { registry.Open(path, {{"images", "darks"}, {"sig_dims", "1"}}); },
+                ErrorCode::kInvalidArgument, {path, "images=darks", "navigation"});
   }
 }
 

@@ -725,6 +725,15 @@ std::unique_ptr<dataset::Dataset> OpenHdf5(const std::string& path, int sig_dims
   // of the selected frames calibrate the navigation axis.
   std::optional<std::vector<int64_t>> selection;
   dataset::DatasetMeta selected_meta;
+  if (tomo && !images.empty() && meta.shape.nav().size() != 1) {
+    throw Error(ErrorInfo{
+        .code = ErrorCode::kInvalidArgument,
+        .message = fmt::format("images={} needs one navigation axis (the frames of '{}'), not "
+                               "{} with sig_dims {}",
+                               images, h5path, meta.shape.nav().size(), sig_dims),
+        .file = file_path,
+        .field = "images"});
+  }
   if (tomo && meta.shape.nav().size() == 1) {
     const std::string which = images.empty() ? "all" : images;
     const int64_t want_key = which == "projections" ? 0 : which == "flats" ? 1 : 2;
