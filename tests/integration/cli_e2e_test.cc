@@ -548,3 +548,79 @@ TEST_F(CliTest, ZspyStoresPackedFftAndMrcOutput) {
 
 }  // namespace
 }  // namespace tessera
+
+namespace tessera {
+namespace {
+
+/// A RAW-mode (R64) Merlin frame header: one 256x256 chip, counter depth 6.
+std::string RawMibHeader(int sequence) {
+  std::string text = fmt::format(
+      "MQ1,{:06d},00384,01,0256,0256,R64,   1x1,01,2021-04-15 15:01:38.996867,0.001000,0,0,0,"
+      "2.000000E+0,5.110000E+2,0.000000E+0,0.000000E+0,0.000000E+0,0.000000E+0,0.000000E+0,"
+      "0.000000E+0,3RX,011,511,000,175,MQ1A,2021-04-15T14:01:38.996867651Z,1000000ns,6,",
+      sequence);
+  text.resize(384, '\0');
+  return text;
+}
+
+/// Merlin RAW mode split over two files behind one .hdr, through the CLI: frame f has every
+/// pixel at f + 1 (depth 6: one byte per pixel), so frame-sum is 65536 * (f + 1).
+TEST_F(CliTest, MerlinRawMultiFileAcquisition) {
+  for (int part = 0; part < 2; ++part) {
+    std::string bytes;
+    for (int f = 2 * part; f < 2 * part + 2; ++f) {
+      bytes += RawMibHeader(f + 1) + std::string(256 * 256, static_cast<char>(f + 1));
+    }
+    std::ofstream(Path(fmt::format("raw_{}.mib", part + 1)), std::ios::binary) << bytes;
+  }
+  std::ofstream(Path("raw.hdr"), std::ios::binary)
+      << "HDR,\t\r\nFrames in Acquisition (Number):\t4\r\nFrames per Trigger (Number):\t2\r\nEnd\t";
+  auto info = Run(fmt::format("info {} --json", Path("raw.hdr")));
+  ASSERT_EQ(info.exit_code, 0) << info.err;
+  const auto j = json::parse(info.out);
+  EXPECT_EQ(j["format"], "mib");
+  EXPECT_EQ(j["nav_shape"], (std::vector<int64_t>{2, 2}));
+  EXPECT_EQ(j["sig_shape"], (std::vector<int64_t>{256, 256}));
+  EXPECT_EQ(j["dtype"], "uint8");
+  const std::string npy = Path("raw_sums.npy");
+  auto run = Run(fmt::format("run frame-sum {} -o {} -q", Path("raw.hdr"), npy));
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_EQ(Load(npy), (std::vector<double>{65536, 131072, 196608, 262144}));
+  // sync_offset=1 drops the first frame; the last position reads as zeros.
+  run = Run(fmt::format("run frame-sum {} --open sync_offset=1 -o {} -q", Path("raw.hdr"),
+                        Path("shifted.npy")));
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_EQ(Load(Path("shifted.npy")), (std::vector<double>{131072, 196608, 262144, 0}));
+  // A truncated part names the file.
+  std::filesystem::resize_file(Path("raw_2.mib"), 384 + 256 * 256 + 10);
+  auto bad = Run(fmt::format("info {}", Path("raw.hdr")));
+  EXPECT_NE(bad.exit_code, 0);
+  EXPECT_NE(bad.err.find("raw_2.mib"), std::string::npos) << bad.err;
+}
+
+/// NeXus tomography: the DIAD scan's image key splits its 3201 frames into projections, flats
+/// and darks; together they hold the whole scan's sum.
+TEST_F(CliTest, NexusTomographyImageKeySelection) {
+  const std::string nxs = TestDataDir() + "/nexus/k11_diad/k11-18014.nxs";
+  if (!fs::exists(nxs)) GTEST_SKIP() << "no test data at " << nxs;
+  double total = 0.0;
+  for (const auto& [images, frames] : {std::pair<std::string, int64_t>{"projections", 3001},
+                                       {"flats", 100}, {"darks", 100}}) {
+    auto info = Run(fmt::format("info '{}' --open images={} --json", nxs, images));
+    ASSERT_EQ(info.exit_code, 0) << images << "\n" << info.err;
+    const auto j = json::parse(info.out);
+    EXPECT_EQ(j["format"], "hdf5");
+    EXPECT_EQ(j["nav_shape"], (std::vector<int64_t>{frames})) << images;
+    auto run = Run(fmt::format("run frame-sum '{}' --open images={} --json -q", nxs, images));
+    ASSERT_EQ(run.exit_code, 0) << images << "\n" << run.err;
+    const auto out = json::parse(run.out);
+    total += out["results"]["frame-sum"][0]["mean"].get<double>() * out["frames"].get<double>();
+  }
+  EXPECT_NEAR(total, 68366387021.0, 68366387021.0 * 1e-9);
+  auto bad = Run(fmt::format("info '{}' --open images=sinograms", nxs));
+  EXPECT_NE(bad.exit_code, 0);
+  EXPECT_NE(bad.err.find("sinograms"), std::string::npos) << bad.err;
+}
+
+}  // namespace
+}  // namespace tessera
