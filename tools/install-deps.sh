@@ -13,6 +13,7 @@ REQUIRED=(
   libtbb-dev libhdf5-dev libopenblas-dev liblapacke-dev libeigen3-dev libhwy-dev
   nlohmann-json3-dev libcli11-dev libfmt-dev libspdlog-dev libxxhash-dev
   libtiff-dev libpng-dev zlib1g-dev
+  libblosc-dev libzip-dev libzstd-dev
 )
 # Welcome but not required: HDF5 filters (bitshuffle, LZ4, Blosc, ...) for compressed test files.
 OPTIONAL=(hdf5-filter-plugin)

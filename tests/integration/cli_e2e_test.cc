@@ -7,6 +7,7 @@
 
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <fmt/format.h>
@@ -426,6 +427,199 @@ TEST_F(CliTest, RealFilesFromOtherToolsMatchTheirExpectedValues) {
   const auto axes = json::parse(info.out)["axes"];
   EXPECT_DOUBLE_EQ(axes[0]["scale"].get<double>(), 0.5);
   EXPECT_NEAR(axes[2]["scale"].get<double>(), 0.18416208028793335, 1e-7);
+}
+
+/// TIFF files, a directory of TIFFs and TVIPS series through the CLI, without --format: shape,
+/// dtype, calibration and the total over all frames match their *.expected.json.
+TEST_F(CliTest, TiffAndTvipsFilesThroughTheCli) {
+  const std::string data = TestDataDir();
+  if (!fs::exists(data + "/tiff")) GTEST_SKIP() << "no test data at " << data;
+  struct Case {
+    std::string target;    // relative to the data directory
+    std::string expected;  // *.expected.json relative to the data directory
+    std::string section;
+  };
+  for (const auto& c : std::vector<Case>{
+           {"tiff/FEI-Helios-Ebeam-16bits.tif", "tiff/FEI-Helios-Ebeam-16bits.tif", "signals"},
+           {"tiff/TVIPS_bin4.tif", "tiff/TVIPS_bin4.tif", "signals"},
+           {"tiff/test_loading_image_saved_with_DM_stack.tif",
+            "tiff/test_loading_image_saved_with_DM_stack.tif", "signals"},
+           {"tiff/test_loading_image_saved_with_imageJ_stack.tif",
+            "tiff/test_loading_image_saved_with_imageJ_stack.tif", "signals"},
+           {"tiff/savu_image_test/tiffs", "tiff/savu_image_test", "raw"},
+           {"tiff/savu_image_test/tiffs/raw_*.tiff", "tiff/savu_image_test", "raw"},
+           {"tvips/test_tvips_2233_000.tvips", "tvips/test_tvips_2233_000.tvips", "signals"},
+           {"tvips/test_tvips_2345_000.tvips", "tvips/test_tvips_2345_000.tvips", "signals"}}) {
+    SCOPED_TRACE(c.target);
+    const auto expected = json::parse(Slurp(data + "/" + c.expected + ".expected.json"))[c.section][0];
+    const std::string target = fmt::format("'{}/{}'", data, c.target);
+    auto info = Run("info " + target + " --json");
+    ASSERT_EQ(info.exit_code, 0) << info.err;
+    const auto meta = json::parse(info.out);
+    EXPECT_EQ(meta["shape"], expected["shape"]);
+    EXPECT_EQ(meta["dtype"], expected["dtype"]);
+    if (expected.contains("axes")) {
+      const auto& axes = meta["axes"];
+      ASSERT_EQ(axes.size(), expected["axes"].size());
+      const double scale = expected["axes"].back()["scale"].get<double>();
+      EXPECT_NEAR(axes.back()["scale"].get<double>(), scale, 1e-9 * std::fabs(scale));
+    }
+    auto run = Run("run frame-sum " + target + " --json -q");
+    ASSERT_EQ(run.exit_code, 0) << run.err;
+    const auto out = json::parse(run.out);
+    const double total =
+        out["results"]["frame-sum"][0]["mean"].get<double>() * out["frames"].get<double>();
+    const double want = expected["stats"]["sum"].get<double>();
+    EXPECT_NEAR(total, want, 1e-9 * std::fabs(want) + 1e-6);
+  }
+  // A damaged TIFF is one clear line naming the file, and no crash.
+  const std::string cut = Path("cut.tif");
+  const std::string bytes = Slurp(data + "/tiff/FEI-Helios-Ebeam-16bits.tif");
+  std::ofstream(cut, std::ios::binary).write(bytes.data(), 1000);
+  auto bad = Run("info " + cut);
+  EXPECT_EQ(bad.exit_code, 4) << bad.err;
+  EXPECT_NE(bad.err.find(cut), std::string::npos) << bad.err;
+}
+
+// HyperSpy .zspy stores (a directory and a zip), a DM packed complex FFT and the MRC writer,
+// through the command line.
+TEST_F(CliTest, ZspyStoresPackedFftAndMrcOutput) {
+  const std::string data = TestDataDir();
+  if (fs::exists(data + "/zspy")) {
+    for (const char* name :
+         {"signal1d_10x10-DirectoryStore.zspy", "signal1d_10x10-ZipStore.zspy"}) {
+      const std::string store = data + "/zspy/" + name;
+      const auto expected = json::parse(Slurp(store + ".expected.json"))["raw"][0];
+      auto info = Run(fmt::format("info '{}' --json", store));
+      ASSERT_EQ(info.exit_code, 0) << name << "\n" << info.err;
+      const auto j = json::parse(info.out);
+      EXPECT_EQ(j["format"], "zspy") << name;
+      EXPECT_EQ(j["nav_shape"], (std::vector<int64_t>{10})) << name;
+      EXPECT_EQ(j["sig_shape"], (std::vector<int64_t>{10})) << name;
+      EXPECT_EQ(j["dtype"], expected["dtype"]) << name;
+      auto run = Run(fmt::format("run frame-sum '{}' --json -q", store));
+      ASSERT_EQ(run.exit_code, 0) << name << "\n" << run.err;
+      const auto out = json::parse(run.out);
+      EXPECT_EQ(out["input"]["shape"], expected["shape"]) << name;
+      const double total =
+          out["results"]["frame-sum"][0]["mean"].get<double>() * out["frames"].get<double>();
+      EXPECT_NEAR(total, expected["stats"]["sum"].get<double>(), 1e-9) << name;
+      // Frame-sum per row of arange(100).reshape(10, 10): 45 + 100 * row.
+      const std::string npy = Path("rows.npy");
+      ASSERT_EQ(Run(fmt::format("run frame-sum '{}' -o {} -q", store, npy)).exit_code, 0);
+      const auto rows = Load(npy);
+      ASSERT_EQ(rows.size(), 10u);
+      for (size_t r = 0; r < 10; ++r) EXPECT_EQ(rows[r], 45.0 + 100.0 * static_cast<double>(r));
+      // zspy -> MRC: int64 has no MRC mode, so convert refuses it with exit code 5.
+      auto refuse = Run(fmt::format("convert '{}' {}", store, Path("no.mrc")));
+      EXPECT_EQ(refuse.exit_code, 5) << refuse.err;
+      EXPECT_NE(refuse.err.find("int64"), std::string::npos) << refuse.err;
+      EXPECT_FALSE(fs::exists(Path("no.mrc")));
+    }
+  }
+  if (fs::exists(data + "/dm4/test_fft_packed_complex8.dm4")) {
+    auto info = Run(fmt::format("info '{}/dm4/test_fft_packed_complex8.dm4' --json", data));
+    ASSERT_EQ(info.exit_code, 0) << info.err;
+    const auto j = json::parse(info.out);
+    EXPECT_EQ(j["sig_shape"], (std::vector<int64_t>{5, 5}));
+    EXPECT_EQ(j["dtype"], "complex64");
+  }
+  // npy -> mrc -> back: same values, MRC2014 header.
+  auto gen = Run(fmt::format("generate 4dstem {} --scan 4x3 --frame 16x16 --dtype uint16 --seed 3",
+                             Path("scan.npy")));
+  ASSERT_EQ(gen.exit_code, 0) << gen.err;
+  auto conv = Run(fmt::format("convert {} {}", Path("scan.npy"), Path("scan.mrc")));
+  ASSERT_EQ(conv.exit_code, 0) << conv.err;
+  std::vector<int64_t> shape;
+  const auto back = Load(Path("scan.mrc"), &shape);
+  EXPECT_EQ(shape, (std::vector<int64_t>{12, 16, 16}));  // nav 4x3 flattened into sections
+  EXPECT_EQ(back, Load(Path("scan.npy")));
+  auto info = Run(fmt::format("info {} --json", Path("scan.mrc")));
+  ASSERT_EQ(info.exit_code, 0) << info.err;
+  const auto j = json::parse(info.out);
+  EXPECT_EQ(j["format"], "mrc");
+  EXPECT_EQ(j["dtype"], "uint16");
+  const std::string header = Slurp(Path("scan.mrc")).substr(0, 1024);
+  EXPECT_EQ(header.substr(208, 4), "MAP ");
+  int32_t nversion = 0;
+  std::memcpy(&nversion, header.data() + 108, 4);
+  EXPECT_EQ(nversion, 20140);
+}
+
+}  // namespace
+}  // namespace tessera
+
+namespace tessera {
+namespace {
+
+/// A RAW-mode (R64) Merlin frame header: one 256x256 chip, counter depth 6.
+std::string RawMibHeader(int sequence) {
+  std::string text = fmt::format(
+      "MQ1,{:06d},00384,01,0256,0256,R64,   1x1,01,2021-04-15 15:01:38.996867,0.001000,0,0,0,"
+      "2.000000E+0,5.110000E+2,0.000000E+0,0.000000E+0,0.000000E+0,0.000000E+0,0.000000E+0,"
+      "0.000000E+0,3RX,011,511,000,175,MQ1A,2021-04-15T14:01:38.996867651Z,1000000ns,6,",
+      sequence);
+  text.resize(384, '\0');
+  return text;
+}
+
+/// Merlin RAW mode split over two files behind one .hdr, through the CLI: frame f has every
+/// pixel at f + 1 (depth 6: one byte per pixel), so frame-sum is 65536 * (f + 1).
+TEST_F(CliTest, MerlinRawMultiFileAcquisition) {
+  for (int part = 0; part < 2; ++part) {
+    std::string bytes;
+    for (int f = 2 * part; f < 2 * part + 2; ++f) {
+      bytes += RawMibHeader(f + 1) + std::string(256 * 256, static_cast<char>(f + 1));
+    }
+    std::ofstream(Path(fmt::format("raw_{}.mib", part + 1)), std::ios::binary) << bytes;
+  }
+  std::ofstream(Path("raw.hdr"), std::ios::binary)
+      << "HDR,\t\r\nFrames in Acquisition (Number):\t4\r\nFrames per Trigger (Number):\t2\r\nEnd\t";
+  auto info = Run(fmt::format("info {} --json", Path("raw.hdr")));
+  ASSERT_EQ(info.exit_code, 0) << info.err;
+  const auto j = json::parse(info.out);
+  EXPECT_EQ(j["format"], "mib");
+  EXPECT_EQ(j["nav_shape"], (std::vector<int64_t>{2, 2}));
+  EXPECT_EQ(j["sig_shape"], (std::vector<int64_t>{256, 256}));
+  EXPECT_EQ(j["dtype"], "uint8");
+  const std::string npy = Path("raw_sums.npy");
+  auto run = Run(fmt::format("run frame-sum {} -o {} -q", Path("raw.hdr"), npy));
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_EQ(Load(npy), (std::vector<double>{65536, 131072, 196608, 262144}));
+  // sync_offset=1 drops the first frame; the last position reads as zeros.
+  run = Run(fmt::format("run frame-sum {} --open sync_offset=1 -o {} -q", Path("raw.hdr"),
+                        Path("shifted.npy")));
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_EQ(Load(Path("shifted.npy")), (std::vector<double>{131072, 196608, 262144, 0}));
+  // A truncated part names the file.
+  std::filesystem::resize_file(Path("raw_2.mib"), 384 + 256 * 256 + 10);
+  auto bad = Run(fmt::format("info {}", Path("raw.hdr")));
+  EXPECT_NE(bad.exit_code, 0);
+  EXPECT_NE(bad.err.find("raw_2.mib"), std::string::npos) << bad.err;
+}
+
+/// NeXus tomography: the DIAD scan's image key splits its 3201 frames into projections, flats
+/// and darks; together they hold the whole scan's sum.
+TEST_F(CliTest, NexusTomographyImageKeySelection) {
+  const std::string nxs = TestDataDir() + "/nexus/k11_diad/k11-18014.nxs";
+  if (!fs::exists(nxs)) GTEST_SKIP() << "no test data at " << nxs;
+  double total = 0.0;
+  for (const auto& [images, frames] : {std::pair<std::string, int64_t>{"projections", 3001},
+                                       {"flats", 100}, {"darks", 100}}) {
+    auto info = Run(fmt::format("info '{}' --open images={} --json", nxs, images));
+    ASSERT_EQ(info.exit_code, 0) << images << "\n" << info.err;
+    const auto j = json::parse(info.out);
+    EXPECT_EQ(j["format"], "hdf5");
+    EXPECT_EQ(j["nav_shape"], (std::vector<int64_t>{frames})) << images;
+    auto run = Run(fmt::format("run frame-sum '{}' --open images={} --json -q", nxs, images));
+    ASSERT_EQ(run.exit_code, 0) << images << "\n" << run.err;
+    const auto out = json::parse(run.out);
+    total += out["results"]["frame-sum"][0]["mean"].get<double>() * out["frames"].get<double>();
+  }
+  EXPECT_NEAR(total, 68366387021.0, 68366387021.0 * 1e-9);
+  auto bad = Run(fmt::format("info '{}' --open images=sinograms", nxs));
+  EXPECT_NE(bad.exit_code, 0);
+  EXPECT_NE(bad.err.find("sinograms"), std::string::npos) << bad.err;
 }
 
 }  // namespace

@@ -10,6 +10,7 @@
 #include "tessera/core/error.h"
 #include "tessera/formats/hdf5/hdf5_internal.h"
 #include "tessera/formats/mapped_array_internal.h"
+#include "tessera/formats/mrc/mrc_format.h"
 #include "tessera/formats/npy/npy_format.h"
 #include "tessera/formats/output_file_internal.h"
 #include "tessera/formats/params_internal.h"
@@ -149,6 +150,7 @@ void WriteDataset(const dataset::Dataset& source, const std::string& path,
                   const WriteProgress& progress, const std::atomic<bool>* cancel) {
   const dataset::DatasetMeta& meta = source.meta();
   const std::string ext = internal::LowerExtension(path);
+  if (ext == ".mrc" || ext == ".mrcs" || ext == ".map") return WriteMrc(source, path, progress, cancel);
   if (ext != ".raw" && ext != ".bin" && ext != ".npy" && ext != ".h5" && ext != ".hdf5") {
     throw Error(ErrorInfo{.code = ErrorCode::kInvalidArgument,
                           .message = fmt::format("cannot tell the output format from '{}'; use "

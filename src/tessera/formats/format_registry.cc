@@ -24,6 +24,9 @@
 #include "tessera/formats/raw/raw_format.h"
 #include "tessera/formats/ripple/ripple_format.h"
 #include "tessera/formats/tia/tia_format.h"
+#include "tessera/formats/zspy/zspy_format.h"
+#include "tessera/formats/tiff/tiff_format.h"
+#include "tessera/formats/tvips/tvips_format.h"
 #include "tessera/io/mapped_file.h"
 
 namespace tessera::formats {
@@ -121,6 +124,8 @@ const FormatEntry& FormatRegistry::Detect(const std::string& path, const OpenPar
     return *entry;
   }
   const std::string file = SplitDatasetPath(path).first;
+  if (const FormatEntry* zarr = ZarrDirectoryEntry(*this, file)) return *zarr;
+  if (const auto* tiff = Find("tiff"); tiff && IsTiffStackPath(file)) return *tiff;
   io::FileSize(file);  // kNotFound naming the file
   if (!IsRegularFile(file)) throw Error::Io("not a regular file", file);
   const std::vector<std::byte> head = ReadHead(file);
@@ -174,6 +179,9 @@ void RegisterBuiltinFormats(FormatRegistry& registry) {
   registry.Add(MsaFormatEntry());
   registry.Add(RippleFormatEntry());
   registry.Add(BloFormatEntry());
+  registry.Add(ZspyFormatEntry());
+  registry.Add(TiffFormatEntry());
+  registry.Add(TvipsFormatEntry());
   registry.Add(RawFormatEntry());
 }
 

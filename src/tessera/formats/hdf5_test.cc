@@ -3,6 +3,8 @@
 #include <hdf5.h>
 
 #include <cmath>
+#include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <numeric>
 #include <thread>
@@ -324,6 +326,399 @@ TEST(Hdf5RealFiles, NexusExternalLinks) {
   std::vector<uint16_t> frame(22 * 26);
   ds->ReadFrames(3200, 3201, {0, 22 * 26}, frame.data(), DType::kUint16);
 }
+
+
+// ---- HDF5 filter plugins ----
+
+namespace filters {
+
+struct FilterCase {
+  std::string name;
+  H5Z_filter_t id;
+  std::vector<unsigned> cd_values;
+};
+
+std::string FilterCaseName(const ::testing::TestParamInfo<FilterCase>& info) {
+  return info.param.name;
+}
+
+class Hdf5FilterTest : public ::testing::TestWithParam<FilterCase> {};
+
+/// A (12, 16, 24) uint16 array with structure (compressible) and noise.
+std::vector<uint16_t> FilterSource() {
+  std::vector<uint16_t> values(12 * 16 * 24);
+  uint32_t state = 12345;
+  for (size_t i = 0; i < values.size(); ++i) {
+    state = state * 1664525u + 1013904223u;
+    values[i] = static_cast<uint16_t>((i / 24) * 3 + (state >> 28));
+  }
+  return values;
+}
+
+TEST_P(Hdf5FilterTest, ChunkedDatasetRoundTripsThroughTheRegistry) {
+  const FilterCase& c = GetParam();
+  H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+  if (c.id == H5Z_FILTER_SZIP) {
+    unsigned config = 0;
+    if (H5Zfilter_avail(H5Z_FILTER_SZIP) <= 0 || H5Zget_filter_info(H5Z_FILTER_SZIP, &config) < 0 ||
+        (config & H5Z_FILTER_CONFIG_ENCODE_ENABLED) == 0) {
+      GTEST_SKIP() << "this libhdf5 has no szip encoder";
+    }
+  } else if (H5Zfilter_avail(c.id) <= 0) {
+    GTEST_SKIP() << "HDF5 filter plugin " << c.id << " (" << c.name
+                 << ") is not installed here (Debian 12's hdf5-filter-plugin ships only bzip2 "
+                    "and lz4; blosc is hdf5-filter-plugin-blosc-serial)";
+  }
+  TempDir dir;
+  const std::string path = dir.File(c.name + ".h5");
+  const std::vector<uint16_t> source = FilterSource();
+  {
+    const hid_t file = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    ASSERT_GE(file, 0);
+    const hsize_t dims[3] = {12, 16, 24};
+    const hsize_t chunk[3] = {4, 16, 24};
+    const hid_t space = H5Screate_simple(3, dims, nullptr);
+    const hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    H5Pset_chunk(dcpl, 3, chunk);
+    if (c.id == H5Z_FILTER_SZIP) {
+      ASSERT_GE(H5Pset_szip(dcpl, H5_SZIP_NN_OPTION_MASK, 8), 0);
+    } else {
+      ASSERT_GE(H5Pset_filter(dcpl, c.id, H5Z_FLAG_MANDATORY, c.cd_values.size(),
+                              c.cd_values.data()),
+                0);
+    }
+    const hid_t dset = H5Dcreate2(file, "/data", H5T_STD_U16LE, space, H5P_DEFAULT, dcpl,
+                                  H5P_DEFAULT);
+    ASSERT_GE(dset, 0);
+    ASSERT_GE(H5Dwrite(dset, H5T_NATIVE_UINT16, H5S_ALL, H5S_ALL, H5P_DEFAULT, source.data()), 0);
+    // The filter really ran: the dataset records it.
+    const hid_t stored = H5Dget_create_plist(dset);
+    EXPECT_EQ(H5Pget_nfilters(stored), 1);
+    H5Pclose(stored);
+    H5Dclose(dset);
+    H5Pclose(dcpl);
+    H5Sclose(space);
+    H5Fclose(file);
+  }
+  const auto ds = testing::Builtins().Open(path, {});
+  EXPECT_EQ(ds->meta().format, "hdf5");
+  EXPECT_EQ(ds->meta().shape, Shape({12}, {16, 24}));
+  EXPECT_EQ(ds->meta().dtype, DType::kUint16);
+  EXPECT_EQ(ds->native_depth(), 4);
+  std::vector<uint16_t> read(source.size());
+  ds->ReadFrames(0, 12, {0, 16 * 24}, read.data(), DType::kUint16);
+  EXPECT_EQ(read, source);
+  // A band of rows of frames crossing a chunk boundary, converted.
+  std::vector<double> band(3 * 48);
+  ds->ReadFrames(3, 6, {24 * 5, 24 * 7}, band.data(), DType::kFloat64);
+  for (size_t f = 0; f < 3; ++f) {
+    for (size_t i = 0; i < 48; ++i) {
+      ASSERT_EQ(band[f * 48 + i], source[(3 + f) * 384 + 120 + i]);
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Plugins, Hdf5FilterTest,
+    ::testing::Values(FilterCase{"bzip2", 307, {9}}, FilterCase{"lz4", 32004, {0}},
+                      // bitshuffle: block size auto, LZ4 inside (cd 0..2 set by the plugin).
+                      FilterCase{"bitshuffle_lz4", 32008, {0, 0, 0, 0, 2}},
+                      // blosc: level 4, byte shuffle, blosclz (cd 0..3 set by the plugin).
+                      FilterCase{"blosc", 32001, {0, 0, 0, 0, 4, 1, 0}},
+                      FilterCase{"zstd", 32015, {3}}, FilterCase{"szip", H5Z_FILTER_SZIP, {}},
+                      FilterCase{"deflate", H5Z_FILTER_DEFLATE, {6}},
+                      FilterCase{"fletcher32", H5Z_FILTER_FLETCHER32, {}}),
+    FilterCaseName);
+
+/// A pass-through filter registered only while writing, to stand for a missing plugin.
+size_t PassThrough(unsigned /*flags*/, size_t /*cd_nelmts*/, const unsigned* /*cd_values*/,
+                   size_t nbytes, size_t* /*buf_size*/, void** /*buf*/) {
+  return nbytes;
+}
+
+TEST(Hdf5Filters, MissingFilterNamesFileDatasetAndId) {
+  constexpr H5Z_filter_t kId = 32555;
+  H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+  const H5Z_class2_t filter = {H5Z_CLASS_T_VERS, kId, 1, 1, "tessera test filter", nullptr,
+                               nullptr, PassThrough};
+  ASSERT_GE(H5Zregister(&filter), 0);
+  TempDir dir;
+  const std::string path = dir.File("missing_filter.h5");
+  {
+    const hid_t file = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    const hsize_t dims[3] = {4, 8, 8};
+    const hid_t space = H5Screate_simple(3, dims, nullptr);
+    const hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    H5Pset_chunk(dcpl, 3, dims);
+    H5Pset_filter(dcpl, kId, H5Z_FLAG_MANDATORY, 0, nullptr);
+    const hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
+    H5Pset_create_intermediate_group(lcpl, 1);
+    const hid_t dset =
+        H5Dcreate2(file, "/entry/frames", H5T_STD_U8LE, space, lcpl, dcpl, H5P_DEFAULT);
+    ASSERT_GE(dset, 0);
+    std::vector<uint8_t> zeros(256);
+    H5Dwrite(dset, H5T_NATIVE_UINT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, zeros.data());
+    H5Dclose(dset);
+    H5Pclose(lcpl);
+    H5Pclose(dcpl);
+    H5Sclose(space);
+    H5Fclose(file);
+  }
+  ASSERT_GE(H5Zunregister(kId), 0);
+  const ErrorInfo info = ExpectError([&] { testing::Builtins().Open(path, {}); },
+                                     ErrorCode::kUnsupported,
+                                     {path, "/entry/frames", "32555", "HDF5_PLUGIN_PATH",
+                                      "tessera test filter"});
+  EXPECT_EQ(info.field, "/entry/frames");
+}
+
+TEST(Hdf5Filters, DebianPluginFolderIsSearched) {
+  std::error_code ec;
+  const std::string debian = "/usr/lib/x86_64-linux-gnu/hdf5/serial/plugins";
+  if (!std::filesystem::is_directory(debian, ec) || std::getenv("HDF5_PLUGIN_PATH") != nullptr) {
+    GTEST_SKIP() << "no Debian HDF5 plugin folder, or HDF5_PLUGIN_PATH set";
+  }
+  // Opening any HDF5 file through the registry sets the search path up.
+  TempDir dir;
+  const std::string path = dir.File("any.h5");
+  AddDataset(path, {.name = "/d", .file_type = H5T_STD_U8LE, .dims = {2, 2, 2}}, Ramp(8), true);
+  testing::Builtins().Open(path, {});
+  unsigned count = 0;
+  ASSERT_GE(H5PLsize(&count), 0);
+  bool found = false;
+  for (unsigned i = 0; i < count; ++i) {
+    char buffer[4096] = {};
+    H5PLget(i, buffer, sizeof(buffer));
+    found = found || debian == buffer;
+  }
+  EXPECT_TRUE(found);
+}
+
+}  // namespace filters
+
+// ---- NeXus tomography ----
+
+namespace tomo {
+
+void WriteStringAttr(hid_t object, const char* name, const std::string& value) {
+  const hid_t type = H5Tcopy(H5T_C_S1);
+  H5Tset_size(type, value.size());
+  const hid_t space = H5Screate(H5S_SCALAR);
+  const hid_t attr = H5Acreate2(object, name, type, space, H5P_DEFAULT, H5P_DEFAULT);
+  H5Awrite(attr, type, value.data());
+  H5Aclose(attr);
+  H5Sclose(space);
+  H5Tclose(type);
+}
+
+void WriteVector(hid_t file, const std::string& name, hid_t file_type, hid_t mem_type,
+                 const void* data, hsize_t n) {
+  const hid_t space = H5Screate_simple(1, &n, nullptr);
+  const hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
+  H5Pset_create_intermediate_group(lcpl, 1);
+  const hid_t dset = H5Dcreate2(file, name.c_str(), file_type, space, lcpl, H5P_DEFAULT,
+                                H5P_DEFAULT);
+  H5Dwrite(dset, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data);
+  if (name.ends_with("rotation_angle")) WriteStringAttr(dset, "units", "degree");
+  H5Dclose(dset);
+  H5Pclose(lcpl);
+  H5Sclose(space);
+}
+
+const std::vector<int32_t> kKeys = {2, 2, 1, 1, 0, 0, 0, 0, 0, 1};
+
+/// An NXtomo file: 10 frames of 4x5, keys kKeys, angles 10 * i degrees.
+std::vector<double> WriteNxTomo(const std::string& path, bool chunked) {
+  const auto values = Ramp(10 * 4 * 5);
+  AddDataset(path,
+             {.name = "/entry/instrument/detector/data", .file_type = H5T_STD_U16LE,
+              .dims = {10, 4, 5}, .chunk = chunked ? std::vector<hsize_t>{3, 4, 5}
+                                                   : std::vector<hsize_t>{}},
+             values, true);
+  const hid_t file = H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+  const hid_t entry = H5Gopen2(file, "/entry", H5P_DEFAULT);
+  WriteStringAttr(entry, "NX_class", "NXentry");
+  {
+    const hid_t type = H5Tcopy(H5T_C_S1);
+    H5Tset_size(type, 6);
+    const hid_t space = H5Screate(H5S_SCALAR);
+    const hid_t def = H5Dcreate2(entry, "definition", type, space, H5P_DEFAULT, H5P_DEFAULT,
+                                 H5P_DEFAULT);
+    H5Dwrite(def, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, "NXtomo");
+    H5Dclose(def);
+    H5Sclose(space);
+    H5Tclose(type);
+  }
+  WriteVector(file, "/entry/instrument/detector/image_key", H5T_STD_I32LE, H5T_NATIVE_INT32,
+              kKeys.data(), kKeys.size());
+  std::vector<double> angles(10);
+  for (size_t i = 0; i < 10; ++i) angles[i] = 10.0 * static_cast<double>(i);
+  WriteVector(file, "/entry/sample/rotation_angle", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE,
+              angles.data(), angles.size());
+  const hid_t data_group = H5Gcreate2(entry, "data", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  WriteStringAttr(data_group, "NX_class", "NXdata");
+  H5Lcreate_hard(file, "/entry/instrument/detector/data", data_group, "data", H5P_DEFAULT,
+                 H5P_DEFAULT);
+  H5Gclose(data_group);
+  H5Gclose(entry);
+  H5Fclose(file);
+  return values;
+}
+
+TEST(NxTomo, SelectsProjectionsFlatsAndDarksByImageKey) {
+  for (const bool chunked : {false, true}) {
+    SCOPED_TRACE(chunked ? "chunked" : "contiguous");
+    TempDir dir;
+    const std::string path = dir.File("scan.nxs");
+    const std::vector<double> values = WriteNxTomo(path, chunked);
+    const FormatRegistry registry = testing::Builtins();
+    {
+      const auto all = registry.Open(path, {});
+      EXPECT_EQ(all->meta().shape, Shape({10}, {4, 5}));
+      EXPECT_EQ(all->meta().axes[0].name, "rotation_angle");
+      EXPECT_EQ(all->meta().axes[0].units, "degree");
+      const auto metadata = nlohmann::json::parse(all->meta().metadata_json);
+      EXPECT_EQ(metadata["nxtomo"]["kind"], "NXtomo");
+      EXPECT_EQ(metadata["nxtomo"]["data"], "/entry/data/data");
+      EXPECT_EQ(metadata["nxtomo"]["counts"]["projections"], 5);
+      EXPECT_EQ(metadata["nxtomo"]["counts"]["flats"], 3);
+      EXPECT_EQ(metadata["nxtomo"]["counts"]["darks"], 2);
+      EXPECT_EQ(metadata["nxtomo"]["image_key"].get<std::vector<int>>(),
+                std::vector<int>(kKeys.begin(), kKeys.end()));
+    }
+    const std::vector<std::pair<std::string, std::vector<int64_t>>> selections = {
+        {"projections", {4, 5, 6, 7, 8}}, {"flats", {2, 3, 9}}, {"darks", {0, 1}}};
+    for (const auto& [images, frames] : selections) {
+      SCOPED_TRACE(images);
+      const auto ds = registry.Open(path, {{"images", images}});
+      const auto n = static_cast<int64_t>(frames.size());
+      ASSERT_EQ(ds->meta().shape, Shape({n}, {4, 5}));
+      const auto& axis = ds->meta().axes[0];
+      EXPECT_EQ(axis.size, n);
+      EXPECT_EQ(axis.name, "rotation_angle");
+      EXPECT_DOUBLE_EQ(axis.offset, 10.0 * static_cast<double>(frames.front()));
+      EXPECT_DOUBLE_EQ(axis.scale, 10.0 * static_cast<double>(frames.back() - frames.front()) /
+                                       static_cast<double>(n > 1 ? n - 1 : 1) +
+                                       (n > 1 ? 0.0 : 1.0));
+      const auto metadata = nlohmann::json::parse(ds->meta().metadata_json);
+      std::vector<double> angles;
+      for (const int64_t f : frames) angles.push_back(10.0 * static_cast<double>(f));
+      EXPECT_EQ(metadata["nxtomo"]["rotation_angle"].get<std::vector<double>>(), angles);
+      std::vector<double> read(static_cast<size_t>(n * 20));
+      ds->ReadFrames(0, n, {0, 20}, read.data(), DType::kFloat64);
+      for (int64_t i = 0; i < n; ++i) {
+        for (int64_t p = 0; p < 20; ++p) {
+          ASSERT_EQ(read[static_cast<size_t>(i * 20 + p)],
+                    values[static_cast<size_t>(frames[static_cast<size_t>(i)] * 20 + p)]);
+        }
+      }
+      // Rows 1..2 of the last selected frames.
+      std::vector<double> band(10);
+      ds->ReadFrames(n - 1, n, {5, 15}, band.data(), DType::kFloat64);
+      for (int64_t p = 0; p < 10; ++p) {
+        ASSERT_EQ(band[static_cast<size_t>(p)],
+                  values[static_cast<size_t>(frames.back() * 20 + 5 + p)]);
+      }
+      if (!chunked && images == "flats") {
+        EXPECT_NE(ds->DirectFrames(0, 2), nullptr);  // frames 2, 3
+        EXPECT_EQ(ds->DirectFrames(1, 3), nullptr);  // frames 3, 9
+      }
+    }
+    ExpectError([&] { registry.Open(path, {{"images", "sinograms"}}); },
+                ErrorCode::kInvalidArgument, {path, "sinograms", "projections"});
+    // The selection needs the frames as the one navigation axis.
+    ExpectError([&] { registry.Open(path, {{"images", "darks"}, {"sig_dims", "1"}}); },
+                ErrorCode::kInvalidArgument, {path, "images=darks", "navigation"});
+  }
+}
+
+TEST(NxTomo, ImagesParameterNeedsAnImageKey) {
+  TempDir dir;
+  const std::string path = dir.File("plain.h5");
+  AddDataset(path, {.name = "/data", .file_type = H5T_STD_U8LE, .dims = {3, 2, 2}}, Ramp(12),
+             true);
+  const ErrorInfo info =
+      ExpectError([&] { testing::Builtins().Open(path, {{"images", "projections"}}); },
+                  ErrorCode::kInvalidArgument, {path, "image_key"});
+  EXPECT_EQ(info.field, "images");
+}
+
+TEST(NxTomo, DiadScanFromSharedData) {
+  const auto data = testing::TestDataDir();
+  const std::string path = data ? *data + "/nexus/k11_diad/k11-18014.nxs" : "";
+  if (!data || !std::filesystem::exists(path)) GTEST_SKIP() << "no shared data";
+  const FormatRegistry registry = testing::Builtins();
+  const auto all = registry.Open(path, {});
+  EXPECT_EQ(all->meta().shape, Shape({3201}, {22, 26}));
+  EXPECT_EQ(all->meta().dtype, DType::kUint16);
+  const testing::Stats stats = testing::ReadStats(*all);
+  EXPECT_NEAR(stats.sum, 68366387021.0, 68366387021.0 * 1e-9);
+  EXPECT_EQ(stats.min, 40.0);
+  EXPECT_EQ(stats.max, 60430.0);
+  const auto metadata = nlohmann::json::parse(all->meta().metadata_json);
+  EXPECT_EQ(metadata["nxtomo"]["data"], "/entry/imaging/data");
+  EXPECT_EQ(metadata["nxtomo"]["image_key_path"], "/entry/instrument/imaging/image_key");
+  EXPECT_EQ(metadata["nxtomo"]["rotation_angle_path"], "/entry/imaging/gts_theta_value");
+  EXPECT_EQ(metadata["nxtomo"]["counts"]["projections"], 3001);
+  EXPECT_EQ(metadata["nxtomo"]["counts"]["flats"], 100);
+  EXPECT_EQ(metadata["nxtomo"]["counts"]["darks"], 100);
+  const auto& angles = metadata["nxtomo"]["rotation_angle"];
+  EXPECT_NEAR(angles.front().get<double>(), 89.97040000000001, 1e-9);
+  EXPECT_NEAR(angles.back().get<double>(), 270.03047592449485, 1e-9);
+  double sum = 0.0;
+  for (const auto& [images, count] :
+       {std::pair<std::string, int64_t>{"projections", 3001}, {"flats", 100}, {"darks", 100}}) {
+    SCOPED_TRACE(images);
+    const auto ds = registry.Open(path, {{"images", images}});
+    EXPECT_EQ(ds->meta().shape, Shape({count}, {22, 26}));
+    EXPECT_EQ(ds->meta().axes[0].name, "rotation_angle");
+    EXPECT_EQ(ds->meta().axes[0].units, "deg");
+    sum += testing::ReadStats(*ds).sum;
+    if (images == "projections") {
+      // The projections sweep 90..270 degrees.
+      EXPECT_NEAR(ds->meta().axes[0].offset, 89.99511003711643, 1e-9);
+      EXPECT_NEAR(ds->meta().axes[0].offset + 3000 * ds->meta().axes[0].scale,
+                  269.99462809348137, 1e-9);
+    }
+  }
+  EXPECT_NEAR(sum, 68366387021.0, 68366387021.0 * 1e-9);  // the three kinds cover every frame
+}
+
+TEST(NxTomo, OtherNexusFilesFromSharedData) {
+  const auto data = testing::TestDataDir();
+  if (!data || !std::filesystem::is_directory(*data + "/nexus")) GTEST_SKIP() << "no shared data";
+  struct Expect {
+    std::string file;
+    std::vector<int64_t> shape;
+    DType dtype;
+    double sum, min, max;
+  };
+  for (const Expect& e :
+       {Expect{"i12_separate_flats_darks/dark_field.h5", {20, 10, 192}, DType::kFloat32,
+               4128762.0, 78.0, 254.0},
+        Expect{"i12_separate_flats_darks/flat_field.h5", {20, 10, 192}, DType::kFloat32,
+               2516544000.0, 65535.0, 65535.0},
+        Expect{"nexus_dls_example.nxs", {10, 10, 15}, DType::kFloat64, 0.0, 0.0, 0.0}}) {
+    SCOPED_TRACE(e.file);
+    const std::string path = *data + "/nexus/" + e.file;
+    // Cross-check against the JSON written next to the file.
+    std::ifstream in(path + ".expected.json");
+    const auto expected = nlohmann::json::parse(in);
+    const auto& raw = expected["raw"][0];
+    EXPECT_EQ(raw["shape"].get<std::vector<int64_t>>(), e.shape);
+    EXPECT_EQ(raw["stats"]["sum"].get<double>(), e.sum);
+    const auto ds = testing::Builtins().Open(path, {});
+    EXPECT_EQ(ds->meta().shape.dims(), e.shape);
+    EXPECT_EQ(ds->meta().dtype, e.dtype);
+    const testing::Stats stats = testing::ReadStats(*ds);
+    EXPECT_NEAR(stats.sum, e.sum, std::abs(e.sum) * 1e-9);
+    EXPECT_EQ(stats.min, e.min);
+    EXPECT_EQ(stats.max, e.max);
+    EXPECT_EQ(nlohmann::json::parse(ds->meta().metadata_json).count("nxtomo"), 0u);
+  }
+}
+
+}  // namespace tomo
 
 }  // namespace
 }  // namespace tessera::formats

@@ -625,6 +625,64 @@ class DmSpectrumImageDataset final : public dataset::Dataset {
   bool byteswap_ = false;
 };
 
+/// A DM "packed complex" FFT (DataType 27/28): each frame of ny rows x (nx/2 + 1) stored complex
+/// values is unpacked to ny x nx on read.
+class DmPackedComplexDataset final : public dataset::Dataset {
+ public:
+  DmPackedComplexDataset(dataset::DatasetMeta meta, std::shared_ptr<const io::MappedFile> file,
+                         int64_t data_offset, int64_t ny, int64_t nx, bool byteswap)
+      : meta_(std::move(meta)),
+        file_(std::move(file)),
+        data_offset_(data_offset),
+        ny_(ny),
+        nx_(nx),
+        byteswap_(byteswap) {}
+
+  const dataset::DatasetMeta& meta() const override { return meta_; }
+
+  void ReadFrames(int64_t frame_begin, int64_t frame_end, dataset::SigRange sig, void* dst,
+                  DType dst_dtype) const override {
+    internal::CheckReadRange(meta_, frame_begin, frame_end, sig);
+    if (!CanConvert(meta_.dtype, dst_dtype)) {
+      throw Error::Unsupported(
+          fmt::format("cannot convert {} to {}", Name(meta_.dtype), Name(dst_dtype)), meta_.path);
+    }
+    if (meta_.dtype == DType::kComplex64) {
+      Read<std::complex<float>>(frame_begin, frame_end, sig, dst, dst_dtype);
+    } else {
+      Read<std::complex<double>>(frame_begin, frame_end, sig, dst, dst_dtype);
+    }
+  }
+
+ private:
+  template <class T>
+  void Read(int64_t frame_begin, int64_t frame_end, dataset::SigRange sig, void* dst,
+            DType dst_dtype) const {
+    const int64_t packed_count = ny_ * (nx_ / 2 + 1);
+    std::vector<T> packed(static_cast<size_t>(packed_count));
+    std::vector<T> full(static_cast<size_t>(ny_ * nx_));
+    auto* out = static_cast<std::byte*>(dst);
+    const int64_t out_frame_bytes = sig.size() * SizeOf(dst_dtype);
+    for (int64_t frame = frame_begin; frame < frame_end; ++frame) {
+      // The mapped bytes may be unaligned and byte-swapped: decode them into `packed` first.
+      internal::ConvertFromFile(
+          file_->bytes().data() + data_offset_ + frame * packed_count * SizeOf(meta_.dtype),
+          meta_.dtype, byteswap_, reinterpret_cast<std::byte*>(packed.data()), meta_.dtype,
+          packed_count);
+      UnpackDmPackedComplex(packed.data(), ny_, nx_, full.data());
+      ConvertElements(full.data() + sig.begin, meta_.dtype, false,
+                      out + (frame - frame_begin) * out_frame_bytes, dst_dtype, sig.size());
+    }
+  }
+
+  dataset::DatasetMeta meta_;
+  std::shared_ptr<const io::MappedFile> file_;
+  int64_t data_offset_ = 0;
+  int64_t ny_ = 1;
+  int64_t nx_ = 1;
+  bool byteswap_ = false;
+};
+
 [[noreturn]] void ThrowUnsupportedType(const std::string& path, const DmImageInfo& image,
                                        const std::string& why) {
   throw Error(ErrorInfo{
@@ -683,8 +741,10 @@ std::unique_ptr<dataset::Dataset> OpenDm(const std::string& path, int image) {
     chosen = static_cast<size_t>(it - dm.images.begin());
   }
   DmImageInfo info = dm.images[chosen];
-  // Axes of size 1 carry nothing (a spectrum is stored as [channels, 1]): drop them.
-  for (size_t d = info.dm_dims.size(); d-- > 0 && info.dm_dims.size() > 1;) {
+  // Axes of size 1 carry nothing (a spectrum is stored as [channels, 1]): drop them, except in
+  // packed complex FFTs, whose first two dimensions define the packing.
+  const bool keep_unit_axes = info.data_type == 27 || info.data_type == 28;
+  for (size_t d = info.dm_dims.size(); d-- > 0 && info.dm_dims.size() > 1 && !keep_unit_axes;) {
     if (info.dm_dims[d] != 1) continue;
     info.dm_dims.erase(info.dm_dims.begin() + static_cast<std::ptrdiff_t>(d));
     if (d < info.scales.size()) {
@@ -699,12 +759,17 @@ std::unique_ptr<dataset::Dataset> OpenDm(const std::string& path, int image) {
                              fmt::format("image {} has {} dimensions", info.index, rank));
   }
   const bool rgba = info.data_type == 23;
+  // Packed complex FFTs: Dimensions give the full (unpacked) size; Data holds about half of it.
+  const bool packed = info.data_type == 27 || info.data_type == 28;
   const std::optional<DType> dtype =
-      rgba ? std::optional<DType>(DType::kUint8) : DTypeOfDm(info.data_type);
+      rgba     ? std::optional<DType>(DType::kUint8)
+      : packed ? std::optional<DType>(info.data_type == 27 ? DType::kComplex64
+                                                           : DType::kComplex128)
+               : DTypeOfDm(info.data_type);
   if (!dtype) {
     const int code = info.data_type;
     ThrowUnsupportedType(path, info,
-                         code == 27 || code == 28 || code == 5 ? "packed complex FFT"
+                         code == 5 ? "old-style packed complex FFT"
                          : code == 8 || code == 24         ? "RGB"
                                                            : "unknown code");
   }
@@ -719,7 +784,19 @@ std::unique_ptr<dataset::Dataset> OpenDm(const std::string& path, int image) {
     }
     elements *= dim;
   }
-  if (elements * item > info.data_bytes) {
+  // Stored elements: a packed complex frame keeps nx/2 + 1 of each row's nx values.
+  const int64_t packed_nx = info.dm_dims[0];
+  const int64_t stored = packed && packed_nx > 0 ? elements / packed_nx * (packed_nx / 2 + 1)
+                                                 : elements;
+  if (stored * item > info.data_bytes) {
+    if (packed) {
+      throw Error::CorruptFile(
+          path, info.data_offset, "Data",
+          fmt::format("image {}: packed complex FFT of dimensions [{}] needs {} values of {} "
+                      "bytes ({} per row of {}), Data holds {} bytes",
+                      info.index, fmt::join(info.dm_dims, ", "), stored, item,
+                      packed_nx / 2 + 1, packed_nx, info.data_bytes));
+    }
     if (IsComplex(*dtype)) ThrowUnsupportedType(path, info, "packed complex FFT layout");
     throw Error::CorruptFile(
         path, info.data_offset, "Data",
@@ -779,6 +856,17 @@ std::unique_ptr<dataset::Dataset> OpenDm(const std::string& path, int image) {
   meta.metadata_json = metadata.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 
   const bool byteswap = dm.little_endian != internal::kHostLittleEndian;
+  if (packed) {
+    const int64_t ny = rank >= 2 ? info.dm_dims[1] : 1;
+    if (spectral || packed_nx <= 0 || ny <= 0) {
+      throw Error::CorruptFile(path, info.data_offset, "Dimensions",
+                               fmt::format("image {}: a packed complex FFT must be an image "
+                                           "(or a stack of images), got dimensions [{}]",
+                                           info.index, fmt::join(info.dm_dims, ", ")));
+    }
+    return std::make_unique<DmPackedComplexDataset>(std::move(meta), std::move(file),
+                                                    info.data_offset, ny, packed_nx, byteswap);
+  }
   const int64_t spatial = meta.shape.nav_size();
   if (move_energy && spatial > 1) {
     return std::make_unique<DmSpectrumImageDataset>(std::move(meta), std::move(file),

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
+#include <complex>
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -41,9 +42,28 @@ struct DmFile {
 /// and the offset for malformed input, kUnsupported for a version other than 3 or 4.
 DmFile ParseDm(std::span<const std::byte> bytes, const std::string& path);
 
+/// Unpack one DM "packed complex" FFT frame (DataType 27 complex64, 28 complex128): `packed`
+/// holds ny rows of nx/2 + 1 complex values, the rows in centred order (the zero-frequency row
+/// at ny/2) and the columns the non-negative frequencies kx = 0 .. nx/2. `out` receives the full
+/// ny x nx frame in centred order (zero frequency at row ny/2, column nx/2, as DigitalMicrograph
+/// displays it); the negative frequencies come from Hermitian symmetry,
+/// X(ky, kx) = conj(X(-ky, -kx)).
+template <class T>
+void UnpackDmPackedComplex(const T* packed, int64_t ny, int64_t nx, T* out) {
+  const int64_t width = nx / 2 + 1, cy = ny / 2, cx = nx / 2;
+  for (int64_t r = 0; r < ny; ++r) {
+    const int64_t mirror = ((2 * cy - r) % ny + ny) % ny;
+    for (int64_t j = 0; j < nx; ++j) {
+      const int64_t kx = j - cx;
+      out[r * nx + j] = kx >= 0 ? packed[r * width + kx] : std::conj(packed[mirror * width - kx]);
+    }
+  }
+}
+
 /// Open image `image` of a DM3/DM4 file (-1: the largest that is not a thumbnail) as a dataset,
-/// zero copy where the data is contiguous. Throws kUnsupported naming the DataType for data
-/// this reader does not decode (packed complex FFT, RGB).
+/// zero copy where the data is contiguous. Packed complex FFTs (DataType 27/28) are unpacked to
+/// full complex frames (see UnpackDmPackedComplex). Throws kUnsupported naming the DataType for
+/// data this reader does not decode (old packed complex DataType 5, RGB).
 std::unique_ptr<dataset::Dataset> OpenDm(const std::string& path, int image = -1);
 
 /// Return the registry entry of the DM3/DM4 format.

@@ -1,14 +1,19 @@
 // SPDX-License-Identifier: MIT
 #include "tessera/formats/hdf5/hdf5_format.h"
 
+#include <algorithm>
+#include <cctype>
 #include <cstring>
+#include <optional>
 #include <string_view>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
+#include <nlohmann/json.hpp>
 
 #include "tessera/core/convert.h"
 #include "tessera/core/nd_array.h"
+#include "tessera/core/strings.h"
 #include "tessera/formats/hdf5/hdf5_internal.h"
 #include "tessera/formats/mapped_array_internal.h"
 #include "tessera/formats/params_internal.h"
@@ -350,9 +355,294 @@ class Hdf5Dataset final : public dataset::Dataset {
   int64_t native_depth_ = 1;
 };
 
+// ---- NeXus tomography (NXtomo, and DLS NXdata + image_key scans) ----
+
+/// Where the frames of a tomography scan, their image keys and rotation angles are.
+struct TomoInfo {
+  std::string kind;  // "NXtomo" or "NXdata + image_key"
+  std::string entry;
+  std::string data_path;
+  std::string image_key_path;
+  std::string angles_path;  // "" when none matched
+  std::string angle_units;
+  std::vector<int64_t> image_key;
+  std::vector<double> angles;
+};
+
+std::optional<std::string> NxClass(hid_t file, const std::string& path) {
+  if (!LinkExists(file, path)) return std::nullopt;
+  Hid object(H5Oopen(file, path.c_str(), H5P_DEFAULT));
+  if (!object.valid()) {
+    H5Eclear2(H5E_DEFAULT);
+    return std::nullopt;
+  }
+  return internal::ReadStringAttr(object.get(), "NX_class");
+}
+
+herr_t CollectLinkNames(hid_t /*group*/, const char* name, const H5L_info_t* /*info*/,
+                        void* client_data) {
+  static_cast<std::vector<std::string>*>(client_data)->push_back(name);
+  return 0;
+}
+
+std::vector<std::string> Children(hid_t file, const std::string& group) {
+  std::vector<std::string> names;
+  Hid g(H5Gopen2(file, group.c_str(), H5P_DEFAULT));
+  if (g.valid()) {
+    H5Literate(g.get(), H5_INDEX_NAME, H5_ITER_INC, nullptr, CollectLinkNames, &names);
+  }
+  H5Eclear2(H5E_DEFAULT);
+  return names;
+}
+
+std::string Join(const std::string& group, const std::string& name) {
+  return group == "/" ? "/" + name : group + "/" + name;
+}
+
+/// The dims of the dataset at `path` (it must resolve), or empty.
+std::vector<int64_t> DatasetDims(hid_t file, const std::string& path) {
+  if (!LinkExists(file, path)) return {};
+  Hid dset(H5Dopen2(file, path.c_str(), H5P_DEFAULT));
+  if (!dset.valid()) {
+    H5Eclear2(H5E_DEFAULT);
+    return {};
+  }
+  return Describe(dset.get(), path).dims;
+}
+
+/// Read a 1-D numeric dataset of `expected` elements as doubles; nullopt otherwise.
+std::optional<std::vector<double>> ReadVector(hid_t file, const std::string& path,
+                                              int64_t expected, std::string* units) {
+  const std::vector<int64_t> dims = DatasetDims(file, path);
+  if (dims.size() != 1 || dims[0] != expected) return std::nullopt;
+  Hid dset(H5Dopen2(file, path.c_str(), H5P_DEFAULT));
+  Hid type(H5Dget_type(dset.get()));
+  const H5T_class_t cls = H5Tget_class(type.get());
+  if (cls != H5T_INTEGER && cls != H5T_FLOAT) return std::nullopt;
+  std::vector<double> values(static_cast<size_t>(expected));
+  if (H5Dread(dset.get(), H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data()) < 0) {
+    H5Eclear2(H5E_DEFAULT);
+    return std::nullopt;
+  }
+  if (units != nullptr) *units = internal::ReadStringAttr(dset.get(), "units").value_or("");
+  return values;
+}
+
+std::optional<std::string> ReadStringDataset(hid_t file, const std::string& path) {
+  if (!LinkExists(file, path)) return std::nullopt;
+  Hid dset(H5Dopen2(file, path.c_str(), H5P_DEFAULT));
+  Hid type(H5Dget_type(dset.get()));
+  Hid space(H5Dget_space(dset.get()));
+  std::optional<std::string> out;
+  if (dset.valid() && H5Tget_class(type.get()) == H5T_STRING &&
+      H5Sget_simple_extent_npoints(space.get()) == 1) {
+    if (H5Tis_variable_str(type.get()) > 0) {
+      Hid mem(H5Tcopy(H5T_C_S1));
+      H5Tset_size(mem.get(), H5T_VARIABLE);
+      char* text = nullptr;
+      if (H5Dread(dset.get(), mem.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, &text) >= 0 &&
+          text != nullptr) {
+        out = std::string(text);
+        H5free_memory(text);
+      }
+    } else {
+      const size_t size = H5Tget_size(type.get());
+      if (size > 0 && size <= 65536) {
+        std::string text(size + 1, '\0');
+        Hid mem(H5Tcopy(H5T_C_S1));
+        H5Tset_size(mem.get(), size + 1);
+        if (H5Dread(dset.get(), mem.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, text.data()) >= 0) {
+          text.resize(std::strlen(text.c_str()));
+          out = text;
+        }
+      }
+    }
+  }
+  H5Eclear2(H5E_DEFAULT);
+  return out;
+}
+
+/// Fill image keys and angles of `info` from the first candidates that fit; false when no image
+/// key fits the data.
+bool ReadTomoVectors(hid_t file, TomoInfo& info, const std::vector<std::string>& key_paths,
+                     const std::vector<std::string>& angle_paths) {
+  const std::vector<int64_t> dims = DatasetDims(file, info.data_path);
+  if (dims.size() < 3) return false;
+  const int64_t frames = dims[0];
+  for (const auto& path : key_paths) {
+    if (auto values = ReadVector(file, path, frames, nullptr)) {
+      info.image_key_path = path;
+      for (const double v : *values) info.image_key.push_back(static_cast<int64_t>(v));
+      break;
+    }
+  }
+  if (info.image_key_path.empty()) return false;
+  for (const auto& path : angle_paths) {
+    std::string units;
+    if (auto values = ReadVector(file, path, frames, &units)) {
+      info.angles_path = path;
+      info.angles = std::move(*values);
+      info.angle_units = units;
+      break;
+    }
+  }
+  return true;
+}
+
+/// Find a tomography scan: an NXentry (or an NXsubentry / NXentry inside one, as Savu's
+/// entry1/tomo_entry) with definition NXtomo, or with an NXdata group whose signal has an image
+/// key in the NXdetector of the same name (DLS DIAD: /entry/imaging/data and
+/// /entry/instrument/imaging/image_key). `want` restricts the data path when not empty.
+std::optional<TomoInfo> FindTomo(hid_t file, const std::string& want) {
+  std::vector<std::string> entries;
+  for (const auto& name : Children(file, "/")) {
+    const std::string path = Join("/", name);
+    const auto cls = NxClass(file, path);
+    if (!cls || *cls != "NXentry") continue;
+    entries.push_back(path);
+    for (const auto& sub : Children(file, path)) {
+      const auto sub_cls = NxClass(file, Join(path, sub));
+      if (sub_cls && (*sub_cls == "NXsubentry" || *sub_cls == "NXentry")) {
+        entries.push_back(Join(path, sub));
+      }
+    }
+  }
+  for (const auto& entry : entries) {
+    const auto definition = ReadStringDataset(file, entry + "/definition");
+    if (definition && Trim(*definition) == "NXtomo") {
+      TomoInfo info;
+      info.kind = "NXtomo";
+      info.entry = entry;
+      for (const std::string& data :
+           {entry + "/data/data", entry + "/instrument/detector/data"}) {
+        if (DatasetDims(file, data).size() >= 3) {
+          info.data_path = data;
+          break;
+        }
+      }
+      if (info.data_path.empty() || (!want.empty() && want != info.data_path)) continue;
+      if (ReadTomoVectors(file, info,
+                          {entry + "/instrument/detector/image_key", entry + "/data/image_key"},
+                          {entry + "/sample/rotation_angle", entry + "/data/rotation_angle"})) {
+        return info;
+      }
+      continue;
+    }
+    for (const auto& name : Children(file, entry)) {
+      const std::string group = Join(entry, name);
+      const auto cls = NxClass(file, group);
+      if (!cls || *cls != "NXdata") continue;
+      Hid g(H5Oopen(file, group.c_str(), H5P_DEFAULT));
+      const std::string signal = internal::ReadStringAttr(g.get(), "signal").value_or("data");
+      TomoInfo info;
+      info.kind = "NXdata + image_key";
+      info.entry = entry;
+      info.data_path = Join(group, signal);
+      if (!want.empty() && want != info.data_path) continue;
+      // Angles: the first axis of the NXdata, else a field indexing axis 0 whose name says
+      // angle, else NXtomo's places.
+      std::vector<std::string> angle_paths;
+      const auto axes = internal::ReadStringArrayAttr(g.get(), "axes");
+      if (!axes.empty() && axes[0] != ".") angle_paths.push_back(Join(group, axes[0]));
+      for (const auto& field : Children(file, group)) {
+        const auto indices = internal::ReadDoubleAttr(g.get(), field + "_indices");
+        std::string lower = field;
+        std::transform(lower.begin(), lower.end(), lower.begin(),
+                       [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+        if (indices && *indices == 0 &&
+            (lower.find("theta") != std::string::npos ||
+             lower.find("angle") != std::string::npos || lower.find("rot") != std::string::npos)) {
+          angle_paths.push_back(Join(group, field));
+        }
+      }
+      angle_paths.push_back(entry + "/sample/rotation_angle");
+      H5Eclear2(H5E_DEFAULT);
+      if (ReadTomoVectors(file, info,
+                          {entry + "/instrument/" + name + "/image_key", group + "/image_key",
+                           entry + "/instrument/detector/image_key"},
+                          angle_paths)) {
+        return info;
+      }
+    }
+  }
+  return std::nullopt;
+}
+
+/// A dataset showing selected frames of another, in order. Runs of consecutive frames are read
+/// with one call to the underlying dataset.
+class FrameSelectionDataset final : public dataset::Dataset {
+ public:
+  FrameSelectionDataset(dataset::DatasetMeta meta, std::unique_ptr<dataset::Dataset> base,
+                        std::vector<int64_t> frames)
+      : meta_(std::move(meta)), base_(std::move(base)), frames_(std::move(frames)) {}
+
+  const dataset::DatasetMeta& meta() const override { return meta_; }
+
+  const std::byte* DirectFrames(int64_t frame_begin, int64_t frame_end) const override {
+    if (frame_begin < 0 || frame_end <= frame_begin || frame_end > Count()) return nullptr;
+    if (RunEnd(frame_begin, frame_end) != frame_end) return nullptr;
+    const int64_t first = frames_[static_cast<size_t>(frame_begin)];
+    return base_->DirectFrames(first, first + (frame_end - frame_begin));
+  }
+
+  void ReadFrames(int64_t frame_begin, int64_t frame_end, dataset::SigRange sig, void* dst,
+                  DType dst_dtype) const override {
+    internal::CheckReadRange(meta_, frame_begin, frame_end, sig);
+    const int64_t frame_bytes = sig.size() * SizeOf(dst_dtype);
+    auto* out = static_cast<std::byte*>(dst);
+    for (int64_t i = frame_begin; i < frame_end;) {
+      const int64_t end = RunEnd(i, frame_end);
+      const int64_t first = frames_[static_cast<size_t>(i)];
+      base_->ReadFrames(first, first + (end - i), sig, out + (i - frame_begin) * frame_bytes,
+                        dst_dtype);
+      i = end;
+    }
+  }
+
+  void WillNeed(int64_t frame_begin, int64_t frame_end) const override {
+    frame_begin = std::max<int64_t>(frame_begin, 0);
+    frame_end = std::min(frame_end, Count());
+    for (int64_t i = frame_begin; i < frame_end;) {
+      const int64_t end = RunEnd(i, frame_end);
+      const int64_t first = frames_[static_cast<size_t>(i)];
+      base_->WillNeed(first, first + (end - i));
+      i = end;
+    }
+  }
+
+ private:
+  int64_t Count() const { return static_cast<int64_t>(frames_.size()); }
+  /// The end of the run of consecutive underlying frames that starts at `begin`, before `limit`.
+  int64_t RunEnd(int64_t begin, int64_t limit) const {
+    int64_t end = begin + 1;
+    while (end < limit && frames_[static_cast<size_t>(end)] ==
+                              frames_[static_cast<size_t>(end - 1)] + 1) {
+      ++end;
+    }
+    return end;
+  }
+
+  dataset::DatasetMeta meta_;
+  std::unique_ptr<dataset::Dataset> base_;
+  std::vector<int64_t> frames_;
+};
+
+/// Run-length form [[first, count], ...] of a sorted frame list, for the metadata.
+nlohmann::json Runs(const std::vector<int64_t>& frames) {
+  nlohmann::json runs = nlohmann::json::array();
+  for (size_t i = 0; i < frames.size();) {
+    size_t j = i + 1;
+    while (j < frames.size() && frames[j] == frames[j - 1] + 1) ++j;
+    runs.push_back({frames[i], static_cast<int64_t>(j - i)});
+    i = j;
+  }
+  return runs;
+}
+
 }  // namespace
 
-std::unique_ptr<dataset::Dataset> OpenHdf5(const std::string& path, int sig_dims) {
+std::unique_ptr<dataset::Dataset> OpenHdf5(const std::string& path, int sig_dims,
+                                           const std::string& images) {
   auto [file_path, h5path] = SplitDatasetPath(path);
   const int64_t file_size = io::FileSize(file_path);  // kNotFound naming the file
   Hdf5Lock lock;
@@ -363,10 +653,31 @@ std::unique_ptr<dataset::Dataset> OpenHdf5(const std::string& path, int sig_dims
   }
   Hid file = internal::Check(H5Fopen(file_path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), file_path,
                              "", "cannot open HDF5 file");
+  if (!images.empty() && images != "all" && images != "projections" && images != "flats" &&
+      images != "darks") {
+    throw Error(ErrorInfo{.code = ErrorCode::kInvalidArgument,
+                          .message = fmt::format("images '{}' is not one of projections, flats, "
+                                                 "darks, all",
+                                                 images),
+                          .file = file_path,
+                          .field = "images"});
+  }
+  std::optional<TomoInfo> tomo;
   if (h5path.empty()) {
-    h5path = FindDefaultDataset(file.get(), file_path);
+    tomo = FindTomo(file.get(), "");
+    h5path = tomo ? tomo->data_path : FindDefaultDataset(file.get(), file_path);
   } else {
     CheckDatasetPath(file.get(), file_path, h5path);
+    tomo = FindTomo(file.get(), h5path);
+  }
+  if (!images.empty() && !tomo) {
+    throw Error(ErrorInfo{
+        .code = ErrorCode::kInvalidArgument,
+        .message = fmt::format("images={} selects frames of a NeXus tomography scan, but '{}' "
+                               "has no image_key (no NXtomo entry, no NXdata with an image key)",
+                               images, h5path),
+        .file = file_path,
+        .field = "images"});
   }
   Hid dset = internal::Check(H5Dopen2(file.get(), h5path.c_str(), H5P_DEFAULT), file_path, h5path,
                              "cannot open dataset");
@@ -410,7 +721,92 @@ std::unique_ptr<dataset::Dataset> OpenHdf5(const std::string& path, int sig_dims
   meta.metadata_json = internal::AttributesAsJson(dset.get());
   meta.files = {dataset::InputFile{.path = file_path, .size = file_size}};
 
+  // A tomography scan: the image key selects projections, flats or darks; the rotation angles
+  // of the selected frames calibrate the navigation axis.
+  std::optional<std::vector<int64_t>> selection;
+  dataset::DatasetMeta selected_meta;
+  if (tomo && !images.empty() && meta.shape.nav().size() != 1) {
+    throw Error(ErrorInfo{
+        .code = ErrorCode::kInvalidArgument,
+        .message = fmt::format("images={} needs one navigation axis (the frames of '{}'), not "
+                               "{} with sig_dims {}",
+                               images, h5path, meta.shape.nav().size(), sig_dims),
+        .file = file_path,
+        .field = "images"});
+  }
+  if (tomo && meta.shape.nav().size() == 1) {
+    const std::string which = images.empty() ? "all" : images;
+    const int64_t want_key = which == "projections" ? 0 : which == "flats" ? 1 : 2;
+    std::vector<int64_t> frames;
+    int64_t counts[4] = {0, 0, 0, 0};
+    for (size_t i = 0; i < tomo->image_key.size(); ++i) {
+      const int64_t key = tomo->image_key[i];
+      ++counts[key >= 0 && key <= 2 ? key : 3];
+      if (which == "all" || key == want_key) frames.push_back(static_cast<int64_t>(i));
+    }
+    if (frames.empty()) {
+      throw Error(ErrorInfo{
+          .code = ErrorCode::kNotFound,
+          .message = fmt::format("no {} (image_key {}) among the {} frames of '{}' ({})", which,
+                                 want_key, tomo->image_key.size(), h5path,
+                                 tomo->image_key_path),
+          .file = file_path,
+          .field = "images"});
+    }
+    nlohmann::json nx = {{"kind", tomo->kind},
+                         {"entry", tomo->entry},
+                         {"data", tomo->data_path},
+                         {"image_key_path", tomo->image_key_path},
+                         {"counts",
+                          {{"projections", counts[0]},
+                           {"flats", counts[1]},
+                           {"darks", counts[2]},
+                           {"other", counts[3]}}},
+                         {"images", which},
+                         {"frames", Runs(frames)}};
+    std::vector<int64_t> keys;
+    std::vector<double> angles;
+    for (const int64_t f : frames) {
+      keys.push_back(tomo->image_key[static_cast<size_t>(f)]);
+      if (!tomo->angles.empty()) angles.push_back(tomo->angles[static_cast<size_t>(f)]);
+    }
+    nx["image_key"] = keys;
+    dataset::Axis& axis = meta.axes[0];
+    if (!angles.empty()) {
+      // NXtomo angles are NX_ANGLE; DLS scans write degrees without a units attribute.
+      const std::string units = tomo->angle_units.empty() ? "deg" : tomo->angle_units;
+      nx["rotation_angle_path"] = tomo->angles_path;
+      nx["rotation_angle_units"] = units;
+      nx["rotation_angle"] = angles;
+      axis.name = "rotation_angle";
+      axis.units = units;
+      axis.offset = angles.front();
+      axis.scale = angles.size() > 1
+                       ? (angles.back() - angles.front()) / static_cast<double>(angles.size() - 1)
+                       : 1.0;
+    } else {
+      axis.name = "frame";
+    }
+    nlohmann::json attrs = nlohmann::json::parse(meta.metadata_json, nullptr, false);
+    if (!attrs.is_object()) attrs = nlohmann::json::object();
+    attrs["nxtomo"] = std::move(nx);
+    meta.metadata_json = attrs.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    if (static_cast<int64_t>(frames.size()) != meta.shape.nav_size()) {
+      selected_meta = meta;
+      axis.offset = 0.0;  // the full dataset keeps plain frame numbers
+      axis.scale = 1.0;
+      axis.name = "frame";
+      axis.units = "";
+      const auto sig_dims_span = meta.shape.sig();
+      selected_meta.shape = Shape({static_cast<int64_t>(frames.size())},
+                                  {sig_dims_span.begin(), sig_dims_span.end()});
+      selected_meta.axes[0].size = static_cast<int64_t>(frames.size());
+      selection = std::move(frames);
+    }
+  }
+
   Hid dcpl(H5Dget_create_plist(dset.get()));
+  internal::CheckFiltersAvailable(dcpl.get(), file_path, h5path);
   const H5D_layout_t layout = H5Pget_layout(dcpl.get());
   int64_t native_depth = 1;
   if (layout == H5D_CHUNKED && rank > 0) {
@@ -442,11 +838,17 @@ std::unique_ptr<dataset::Dataset> OpenHdf5(const std::string& path, int sig_dims
       meta.files.push_back(dataset::InputFile{.path = data_file, .size = mapped->size()});
     }
     const bool byteswap = info.big_endian == internal::kHostLittleEndian;
-    return std::make_unique<internal::MappedArrayDataset>(std::move(meta), std::move(mapped),
-                                                          start, byteswap, native_depth);
+    auto mapped_ds = std::make_unique<internal::MappedArrayDataset>(
+        std::move(meta), std::move(mapped), start, byteswap, native_depth);
+    if (!selection) return mapped_ds;
+    return std::make_unique<FrameSelectionDataset>(std::move(selected_meta), std::move(mapped_ds),
+                                                   std::move(*selection));
   }
-  return std::make_unique<Hdf5Dataset>(std::move(meta), file_path, h5path, std::move(file),
-                                       std::move(dset), native_depth);
+  auto read_ds = std::make_unique<Hdf5Dataset>(std::move(meta), file_path, h5path,
+                                               std::move(file), std::move(dset), native_depth);
+  if (!selection) return read_ds;
+  return std::make_unique<FrameSelectionDataset>(std::move(selected_meta), std::move(read_ds),
+                                                 std::move(*selection));
 }
 
 FormatEntry Hdf5FormatEntry() {
@@ -459,7 +861,11 @@ FormatEntry Hdf5FormatEntry() {
       {.name = "sig_dims", .type = "int",
        .help = "number of trailing axes that form the signal (frame)", .default_value = "2"},
       {.name = "dataset", .type = "string",
-       .help = "HDF5 path of the dataset (same as FILE:/path); default: the largest >= 3-D one"},
+       .help = "HDF5 path of the dataset (same as FILE:/path); default: a NeXus tomography "
+               "scan's data, else the largest >= 3-D one"},
+      {.name = "images", .type = "string",
+       .help = "NeXus tomography (NXtomo / image_key): projections, flats, darks or all frames",
+       .default_value = "all"},
   };
   entry.sniff = [](std::span<const std::byte> head, const std::string& /*path*/) {
     return head.size() >= kSignature.size() &&
@@ -488,7 +894,7 @@ FormatEntry Hdf5FormatEntry() {
       }
       sig_dims = static_cast<int>(value);
     }
-    return OpenHdf5(full_path, sig_dims);
+    return OpenHdf5(full_path, sig_dims, internal::FindParam(params, "images").value_or(""));
   };
   return entry;
 }

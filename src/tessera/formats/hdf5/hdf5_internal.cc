@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: MIT
 #include "tessera/formats/hdf5/hdf5_internal.h"
 
+#include <cstdlib>
 #include <cstring>
+#include <filesystem>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -76,6 +78,137 @@ herr_t CollectAttribute(hid_t object, const char* name, const H5A_info_t* /*info
 Hdf5Lock::Hdf5Lock() : lock_(GlobalHdf5Mutex()) {
   // The error stack is per thread in thread-safe builds: silence it for this one.
   H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+  static const bool plugins = [] {
+    AddSystemPluginPaths();
+    return true;
+  }();
+  (void)plugins;
+}
+
+std::string PluginSearchPath() {
+  unsigned count = 0;
+  if (H5PLsize(&count) < 0) {
+    H5Eclear2(H5E_DEFAULT);
+    return "";
+  }
+  std::string out;
+  for (unsigned i = 0; i < count; ++i) {
+    char buffer[4096] = {};
+    if (H5PLget(i, buffer, sizeof(buffer)) < 0) continue;
+    if (!out.empty()) out += ':';
+    out += buffer;
+  }
+  H5Eclear2(H5E_DEFAULT);
+  return out;
+}
+
+void AddSystemPluginPaths() {
+  // HDF5_PLUGIN_PATH replaces the library default: respect a user's choice.
+  if (std::getenv("HDF5_PLUGIN_PATH") != nullptr) return;
+  std::vector<std::string> candidates;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator("/usr/lib", ec)) {
+    for (const char* sub : {"hdf5/serial/plugins", "hdf5/plugins"}) {
+      const auto dir = entry.path() / sub;
+      if (std::filesystem::is_directory(dir, ec)) candidates.push_back(dir.string());
+    }
+  }
+  for (const char* dir : {"/usr/lib64/hdf5/plugin", "/usr/lib/hdf5/plugin",
+                          "/usr/local/hdf5/lib/plugin"}) {
+    if (std::filesystem::is_directory(dir, ec)) candidates.emplace_back(dir);
+  }
+  const std::string known = ":" + PluginSearchPath() + ":";
+  for (const auto& dir : candidates) {
+    if (known.find(":" + dir + ":") == std::string::npos) H5PLappend(dir.c_str());
+  }
+  H5Eclear2(H5E_DEFAULT);
+}
+
+std::string FilterName(H5Z_filter_t id) {
+  switch (id) {
+    case H5Z_FILTER_DEFLATE: return "deflate (gzip)";
+    case H5Z_FILTER_SHUFFLE: return "shuffle";
+    case H5Z_FILTER_FLETCHER32: return "fletcher32";
+    case H5Z_FILTER_SZIP: return "szip";
+    case H5Z_FILTER_NBIT: return "nbit";
+    case H5Z_FILTER_SCALEOFFSET: return "scaleoffset";
+    case 307: return "bzip2";
+    case 32000: return "lzf";
+    case 32001: return "blosc";
+    case 32004: return "lz4";
+    case 32008: return "bitshuffle";
+    case 32013: return "zfp";
+    case 32015: return "zstd";
+    case 32026: return "blosc2";
+    default: return "unknown filter";
+  }
+}
+
+void CheckFiltersAvailable(hid_t dcpl, const std::string& file, const std::string& dataset) {
+  const int count = H5Pget_nfilters(dcpl);
+  for (int i = 0; i < count; ++i) {
+    unsigned flags = 0;
+    size_t cd_count = 0;
+    unsigned config = 0;
+    char name[256] = {};
+    const H5Z_filter_t id = H5Pget_filter2(dcpl, static_cast<unsigned>(i), &flags, &cd_count,
+                                           nullptr, sizeof(name), name, &config);
+    if (id < 0) continue;
+    // Loads the plugin when HDF5 can find it.
+    if (H5Zfilter_avail(id) > 0) continue;
+    H5Eclear2(H5E_DEFAULT);
+    const std::string stored = name[0] != '\0' ? fmt::format(", stored name '{}'", name) : "";
+    throw Error(ErrorInfo{
+        .code = ErrorCode::kUnsupported,
+        .message = fmt::format(
+            "dataset '{}' is compressed with HDF5 filter {} ({}{}), which is not available: "
+            "install its plugin (Debian: hdf5-filter-plugin, hdf5-filter-plugin-blosc-serial, "
+            "...) or set HDF5_PLUGIN_PATH to its folder (searched: {})",
+            dataset, id, FilterName(id), stored, PluginSearchPath()),
+        .file = file,
+        .field = dataset});
+  }
+  H5Eclear2(H5E_DEFAULT);
+}
+
+std::vector<std::string> ReadStringArrayAttr(hid_t object, const std::string& name) {
+  std::vector<std::string> out;
+  if (H5Aexists(object, name.c_str()) <= 0) {
+    H5Eclear2(H5E_DEFAULT);
+    return out;
+  }
+  Hid attr(H5Aopen(object, name.c_str(), H5P_DEFAULT));
+  if (!attr.valid()) return out;
+  Hid type(H5Aget_type(attr.get()));
+  Hid space(H5Aget_space(attr.get()));
+  if (!type.valid() || !space.valid() || H5Tget_class(type.get()) != H5T_STRING) return out;
+  const hssize_t count = H5Sget_simple_extent_npoints(space.get());
+  if (count <= 0 || count > 4096) return out;
+  const auto n = static_cast<size_t>(count);
+  if (H5Tis_variable_str(type.get()) > 0) {
+    std::vector<char*> texts(n, nullptr);
+    Hid mem(H5Tcopy(H5T_C_S1));
+    H5Tset_size(mem.get(), H5T_VARIABLE);
+    if (H5Aread(attr.get(), mem.get(), texts.data()) < 0) return out;
+    for (char* text : texts) {
+      out.emplace_back(text != nullptr ? text : "");
+      H5free_memory(text);
+    }
+    return out;
+  }
+  const size_t size = H5Tget_size(type.get());
+  if (size == 0 || size > 65536) return out;
+  std::vector<char> buffer(n * size, '\0');
+  Hid mem(H5Tcopy(H5T_C_S1));
+  H5Tset_size(mem.get(), size);
+  H5Tset_strpad(mem.get(), H5T_STR_NULLPAD);
+  if (H5Aread(attr.get(), mem.get(), buffer.data()) < 0) return out;
+  for (size_t i = 0; i < n; ++i) {
+    std::string text(buffer.data() + i * size, size);
+    text.resize(std::strlen(text.c_str()));
+    out.push_back(std::move(text));
+  }
+  return out;
 }
 
 Hid& Hid::operator=(Hid&& other) noexcept {

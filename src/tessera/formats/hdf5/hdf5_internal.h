@@ -96,6 +96,21 @@ void WriteAxisAttrs(hid_t object, std::span<const dataset::Axis> axes);
 std::optional<std::string> ReadStringAttr(hid_t object, const std::string& name);
 std::optional<double> ReadDoubleAttr(hid_t object, const std::string& name);
 
+/// Return a string attribute or an array of strings (NeXus "axes"), empty when absent.
+std::vector<std::string> ReadStringArrayAttr(hid_t object, const std::string& name);
+
+/// Make HDF5 find the filter plugins of the system (Debian/Ubuntu hdf5-filter-plugin,
+/// /usr/lib/<multiarch>/hdf5/serial/plugins; Fedora /usr/lib64/hdf5/plugin) when the library's
+/// own default and HDF5_PLUGIN_PATH do not name them. Idempotent; the Hdf5Lock calls it.
+void AddSystemPluginPaths();
+/// Return the directories HDF5 searches for filter plugins, ':'-separated.
+std::string PluginSearchPath();
+/// Return a readable name of HDF5 filter `id` ("lz4", "bitshuffle", "blosc", ...).
+std::string FilterName(H5Z_filter_t id);
+/// Throw kUnsupported naming the file, dataset and filter id when the dataset's creation
+/// properties `dcpl` use a filter HDF5 cannot load (no plugin installed).
+void CheckFiltersAvailable(hid_t dcpl, const std::string& file, const std::string& dataset);
+
 /// Return every attribute of `object` as a JSON object text (strings, numbers, numeric arrays).
 std::string AttributesAsJson(hid_t object);
 

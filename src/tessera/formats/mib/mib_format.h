@@ -48,11 +48,16 @@ MibFrameHeader ParseMibFrameHeader(std::span<const std::byte> bytes, int64_t off
 
 /// Return the element type of a MIB pixel type ("U08" -> uint8, "U16" -> uint16, "U32" ->
 /// uint32, all big-endian in the file); throws kUnsupported (file, offset, field "pixel_type")
-/// for RAW mode ("R64") and unknown types.
+/// for RAW mode ("R64", decoded by OpenMib through mib_raw.h) and unknown types.
 DType MibPixelDType(const MibFrameHeader& header, int64_t offset, const std::string& path);
 
-/// Open a MIB file (or the .mib next to a given .hdr) as a dataset of (nav..., height, width)
-/// frames. Parameter `nav_shape` ("HxW") overrides the navigation shape taken from the .hdr.
+/// Open a MIB acquisition as a dataset of (nav..., height, width) frames: a .mib file, or the
+/// .mib next to a given .hdr, or, for a .hdr without its own .mib (or with `glob=true`), every
+/// "<name>*.mib" of a multi-file acquisition, ordered by first sequence number, then naturally
+/// by name. RAW-mode (R64) frames are decoded to uint8 (depth 1, 6), uint16 (12) or uint32 (24)
+/// and quad frames assembled to 512x512. Parameters: `nav_shape` ("HxW") overrides the
+/// navigation shape taken from the .hdr; `sync_offset` N makes dataset frame i acquisition
+/// frame i + N (LiberTEM), frames outside the acquisition reading as zeros.
 std::unique_ptr<dataset::Dataset> OpenMib(const std::string& path, const OpenParams& params);
 
 /// Return the registry entry of the Merlin MIB format.

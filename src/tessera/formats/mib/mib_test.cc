@@ -252,14 +252,118 @@ TEST(MibFormat, BadMagicAndNonNumericFields) {
   EXPECT_EQ(info.offset, 11);
 }
 
-TEST(MibFormat, RawModeIsUnsupportedWithFileAndField) {
+/// Frames first..first+count-1 (sequence numbers first+1..) of a U16 acquisition of 4x3 frames.
+std::string MibFrames(int64_t first, int64_t count) {
+  std::string out;
+  for (int64_t f = first; f < first + count; ++f) {
+    out += FrameHeader(f + 1, 4, 3, "U16");
+    out += Pixels(f, 12, 2);
+  }
+  return out;
+}
+
+double PixelValue(int64_t frame, int64_t index) { return static_cast<double>(frame * 1000 + index); }
+
+TEST(MibFormat, MultiFileAcquisitionFromHdrInNaturalOrder) {
   TempDir dir;
-  const std::string path = dir.File("raw.mib");
-  WriteBytes(path, FrameHeader(1, 256, 256, "R64") + std::string(256 * 256 / 8, '\0'));
-  const ErrorInfo info = ExpectError([&] { OpenMib(path, {}); }, ErrorCode::kUnsupported,
-                                     {path, "pixel_type", "R64"});
-  const std::string before_pixel_type = "MQ1,000001,00384,01,0256,0256,";
-  EXPECT_EQ(info.offset, static_cast<int64_t>(before_pixel_type.size()));
+  // Ten files of 2 frames, named so that plain string order would be wrong (scan_10 < scan_2).
+  for (int part = 1; part <= 10; ++part) {
+    WriteBytes(dir.File(fmt::format("scan_{}.mib", part)), MibFrames((part - 1) * 2, 2));
+  }
+  WriteBytes(dir.File("scan.hdr"),
+             "HDR,\t\r\nFrames in Acquisition (Number):\t20\r\nFrames per Trigger (Number):\t5\r\n"
+             "End\t");
+  const FormatRegistry registry = Registry();
+  const auto ds = registry.Open(dir.File("scan.hdr"), {});
+  EXPECT_EQ(ds->meta().shape.dims(), (std::vector<int64_t>{4, 5, 3, 4}));
+  EXPECT_EQ(ds->meta().files.size(), 11u);
+  const std::vector<double> all = ReadAll(*ds);
+  for (int64_t f = 0; f < 20; ++f) {
+    for (int64_t i = 0; i < 12; ++i) {
+      ASSERT_EQ(all[static_cast<size_t>(f * 12 + i)], PixelValue(f, i)) << f << " " << i;
+    }
+  }
+  const auto metadata = nlohmann::json::parse(ds->meta().metadata_json);
+  ASSERT_EQ(metadata["mib_files"].size(), 10u);
+  EXPECT_EQ(metadata["mib_files"][1]["path"], dir.File("scan_2.mib"));
+  EXPECT_EQ(metadata["sequence_first"], 1);
+  EXPECT_EQ(metadata["sequence_last"], 20);
+  // A read spanning three files at once.
+  std::vector<uint16_t> span(5 * 12);
+  ds->ReadFrames(3, 8, {0, 12}, span.data(), DType::kUint16);
+  EXPECT_EQ(span[0], PixelValue(3, 0));
+  EXPECT_EQ(span[59], PixelValue(7, 11));
+
+  // glob=true from one of the files (LiberTEM): the trailing number is dropped.
+  const auto globbed = OpenMib(dir.File("scan_7.mib"), {{"glob", "true"}, {"nav_shape", "20"}});
+  EXPECT_EQ(globbed->meta().shape.nav_size(), 20);
+  EXPECT_EQ(ReadAll(*globbed), all);
+  // Without glob a .mib is just itself.
+  EXPECT_EQ(OpenMib(dir.File("scan_7.mib"), {})->meta().shape.nav_size(), 2);
+}
+
+TEST(MibFormat, MultiFileOrderFollowsSequenceNumbers) {
+  TempDir dir;
+  // Names out of sequence order: the frame headers' sequence numbers decide.
+  WriteBytes(dir.File("acq_b.mib"), MibFrames(0, 3));
+  WriteBytes(dir.File("acq_a.mib"), MibFrames(3, 3));
+  WriteBytes(dir.File("acq.hdr"), "HDR,\t\r\nEnd\t");
+  const auto ds = OpenMib(dir.File("acq.hdr"), {});
+  const std::vector<double> all = ReadAll(*ds);
+  ASSERT_EQ(all.size(), 6u * 12u);
+  for (int64_t f = 0; f < 6; ++f) ASSERT_EQ(all[static_cast<size_t>(f * 12)], PixelValue(f, 0));
+}
+
+TEST(MibFormat, MultiFileLayoutMismatchNamesTheFile) {
+  TempDir dir;
+  WriteBytes(dir.File("run1.mib"), MibFrames(0, 2));
+  WriteBytes(dir.File("run2.mib"), FrameHeader(3, 6, 2, "U16") + Pixels(2, 12, 2));
+  const ErrorInfo info = ExpectError([&] { OpenMib(dir.File("run1.mib"), {{"glob", "1"}}); },
+                                     ErrorCode::kCorruptFile,
+                                     {dir.File("run2.mib"), "width", "frame 0"});
+  EXPECT_EQ(info.field, "width");
+  ExpectError([&] { OpenMib(dir.File("none.hdr"), {}); }, ErrorCode::kNotFound, {"none"});
+}
+
+TEST(MibFormat, SyncOffsetSkipsOrInsertsFrames) {
+  TempDir dir;
+  const std::string path = dir.File("sync.mib");
+  WriteBytes(path, MibFrames(0, 6));
+  // Skip 2 frames: frame i is acquisition frame i + 2; the last two positions are blank.
+  {
+    const auto ds = OpenMib(path, {{"sync_offset", "2"}, {"nav_shape", "2x3"}});
+    EXPECT_EQ(ds->meta().shape.dims(), (std::vector<int64_t>{2, 3, 3, 4}));
+    const std::vector<double> all = ReadAll(*ds);
+    for (int64_t f = 0; f < 6; ++f) {
+      for (int64_t i = 0; i < 12; ++i) {
+        const double expected = f + 2 < 6 ? PixelValue(f + 2, i) : 0.0;
+        ASSERT_EQ(all[static_cast<size_t>(f * 12 + i)], expected) << f << " " << i;
+      }
+    }
+    EXPECT_EQ(ds->DirectFrames(5, 6), nullptr);
+    const auto metadata = nlohmann::json::parse(ds->meta().metadata_json);
+    EXPECT_EQ(metadata["sync_offset"], 2);
+  }
+  // Insert 3 blank frames; nav_shape may differ from the frame count once sync_offset is given.
+  {
+    const auto ds = OpenMib(path, {{"sync_offset", "-3"}, {"nav_shape", "2x4"}});
+    const std::vector<double> all = ReadAll(*ds);
+    ASSERT_EQ(all.size(), 8u * 12u);
+    for (int64_t f = 0; f < 8; ++f) {
+      const double expected = f >= 3 ? PixelValue(f - 3, 5) : 0.0;
+      ASSERT_EQ(all[static_cast<size_t>(f * 12 + 5)], expected) << f;
+    }
+  }
+  // Without a nav_shape the acquisition's own frame count stays.
+  EXPECT_EQ(OpenMib(path, {{"sync_offset", "1"}})->meta().shape.nav_size(), 6);
+  // Out of range: nothing of the acquisition would be read.
+  ErrorInfo info = ExpectError([&] { OpenMib(path, {{"sync_offset", "6"}}); },
+                               ErrorCode::kInvalidArgument, {path, "sync_offset"});
+  EXPECT_EQ(info.field, "sync_offset");
+  info = ExpectError([&] { OpenMib(path, {{"sync_offset", "-4"}, {"nav_shape", "4"}}); },
+                     ErrorCode::kInvalidArgument, {path, "sync_offset"});
+  ExpectError([&] { OpenMib(path, {{"sync_offset", "x"}}); }, ErrorCode::kInvalidArgument,
+              {"sync_offset"});
 }
 
 // ---- the shared sample files and their *.expected.json ----

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -11,6 +12,7 @@
 
 #include "tessera/core/dtype.h"
 #include "tessera/dataset/dataset.h"
+#include "tessera/formats/dataset_writer.h"
 #include "tessera/formats/format_registry.h"
 
 namespace tessera::formats {
@@ -53,6 +55,38 @@ bool LooksLikeMrcHeader(std::span<const std::byte> head);
 /// as a dataset: nz frames of (ny, nx), zero copy from a memory map when the file is in native
 /// byte order. A single image in an image stack (ispg 0, nz 1) has no navigation axes.
 std::unique_ptr<dataset::Dataset> OpenMrc(const std::string& path);
+
+/// How a dataset is laid out in an MRC2014 file written by WriteMrc().
+struct MrcWriteLayout {
+  int32_t mode = 2;
+  DType file_dtype = DType::kFloat32;  // element type on disk (uint8 -> uint16, bool -> int8)
+  std::array<int32_t, 3> n{};          // nx = last axis, ny = the one before, nz = the rest
+  std::array<int32_t, 3> m{};          // mx = nx, my = ny, mz = 1 (image stack) or volume depth
+  std::array<double, 3> cella{};       // Angstrom; 0 where the axis has no length unit
+  std::array<double, 3> origin{};      // Angstrom (axis offsets)
+  int32_t ispg = 0;                    // 0 image stack, 1 volume, 401 stack of volumes
+};
+
+/// Header statistics (of magnitudes for complex data; non-finite values skipped).
+struct MrcWriteStats {
+  double min = 0, max = 0, mean = 0, rms = 0;
+};
+
+/// Choose mode, sizes, space group and cell for writing `meta` as MRC. Throws kUnsupported
+/// naming `path` and the field for dtypes MRC cannot hold (int32, uint32, 64-bit, float64,
+/// complex128: no silent narrowing) and for sizes beyond int32.
+MrcWriteLayout PlanMrcWrite(const dataset::DatasetMeta& meta, const std::string& path);
+
+/// Return the 1024-byte little-endian MRC2014 header (nversion 20140, exttyp "MRCO", no
+/// extended header, "MAP " and machine stamp 0x44 0x44) with one label.
+std::string MakeMrcHeader(const MrcWriteLayout& layout, const MrcWriteStats& stats,
+                          const std::string& label);
+
+/// Write every frame of `source` to `path` as MRC2014 (see PlanMrcWrite for the layout), with
+/// dmin/dmax/dmean/rms computed from the data. Atomic: temp file, renamed when complete;
+/// `cancel` stops between blocks with kCancelled and leaves nothing behind.
+void WriteMrc(const dataset::Dataset& source, const std::string& path,
+              const WriteProgress& progress = {}, const std::atomic<bool>* cancel = nullptr);
 
 /// Return the registry entry of the MRC format.
 FormatEntry MrcFormatEntry();

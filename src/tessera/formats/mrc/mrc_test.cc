@@ -4,13 +4,22 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
+#include <iterator>
 #include <cmath>
 #include <complex>
 #include <cstring>
 #include <fstream>
+#include <filesystem>
 #include <limits>
+#include <numeric>
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "tessera/core/convert.h"
+#include "tessera/core/nd_array.h"
+#include "tessera/dataset/memory_dataset.h"
+#include "tessera/formats/dataset_writer.h"
 #include "tessera/formats/format_registry.h"
 #include "tessera/formats/test_util_internal.h"
 
@@ -311,6 +320,224 @@ TEST(MrcFormat, RejectsMalformedHeadersNamingFileAndField) {
   EXPECT_EQ(info.field, "nsymbt");
   info = expect(std::string(), ErrorCode::kCorruptFile, {"header"});
   ExpectError([&] { OpenMrc(dir.File("none.mrc")); }, ErrorCode::kNotFound, {"none.mrc"});
+}
+
+
+// ---- the writer ----
+
+/// A dataset with the frames of another and replaced axes (to test calibrations).
+class WithAxes final : public dataset::Dataset {
+ public:
+  WithAxes(std::unique_ptr<dataset::Dataset> inner, std::vector<dataset::Axis> axes)
+      : inner_(std::move(inner)), meta_(inner_->meta()) {
+    meta_.axes = std::move(axes);
+  }
+  const dataset::DatasetMeta& meta() const override { return meta_; }
+  void ReadFrames(int64_t b, int64_t e, dataset::SigRange sig, void* dst,
+                  DType as) const override {
+    inner_->ReadFrames(b, e, sig, dst, as);
+  }
+
+ private:
+  std::unique_ptr<dataset::Dataset> inner_;
+  dataset::DatasetMeta meta_;
+};
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+int32_t I32At(const std::string& bytes, size_t offset) {
+  int32_t v = 0;
+  std::memcpy(&v, bytes.data() + offset, 4);
+  return v;
+}
+
+float F32At(const std::string& bytes, size_t offset) {
+  float v = 0;
+  std::memcpy(&v, bytes.data() + offset, 4);
+  return v;
+}
+
+TEST(MrcWriter, EveryMrcDtypeRoundTripsThroughTheReader) {
+  TempDir dir;
+  struct Case {
+    DType dtype;
+    int mode;
+    DType read_back;
+  };
+  for (const Case c : {Case{DType::kInt8, 0, DType::kInt8}, Case{DType::kInt16, 1, DType::kInt16},
+                       Case{DType::kFloat32, 2, DType::kFloat32},
+                       Case{DType::kComplex64, 4, DType::kComplex64},
+                       Case{DType::kUint16, 6, DType::kUint16},
+                       Case{DType::kUint8, 6, DType::kUint16}, Case{DType::kBool, 0, DType::kInt8}}) {
+    SCOPED_TRACE(std::string(Name(c.dtype)));
+    NdArray array(c.dtype, {3, 5, 7});
+    std::vector<double> values(105);
+    for (size_t i = 0; i < values.size(); ++i) {
+      values[i] = c.dtype == DType::kBool ? static_cast<double>(i % 3 == 0)
+                  : IsInteger(c.dtype)     ? static_cast<double>((i * 7) % 100)
+                                           : static_cast<double>(i) * 3.5 - 100;
+    }
+    ConvertElements(values.data(), DType::kFloat64, false, array.raw(), c.dtype, 105);
+    auto mem = dataset::MakeMemoryDataset(std::move(array), 2);
+    const std::string path = dir.File(fmt::format("{}.mrc", Name(c.dtype)));
+    WriteDataset(*mem, path);
+    const std::string bytes = ReadFile(path);
+    ASSERT_EQ(bytes.size(), 1024 + 105 * static_cast<size_t>(SizeOf(c.read_back)));
+    EXPECT_EQ(I32At(bytes, 12), c.mode);
+    auto back = Builtins().Open(path, {});
+    EXPECT_EQ(back->meta().format, "mrc");
+    EXPECT_EQ(back->meta().dtype, c.read_back);
+    EXPECT_EQ(back->meta().shape, Shape({3}, {5, 7}));
+    testing::ExpectSameFrames(*mem, *back);
+    const auto meta = nlohmann::json::parse(back->meta().metadata_json);
+    EXPECT_EQ(meta["nversion"], 20140);
+    EXPECT_EQ(meta["ispg"], 0);
+    EXPECT_EQ(meta["mz"], 1);
+    EXPECT_EQ(meta["exttyp"], "MRCO");
+    EXPECT_TRUE(meta["map_stamp"].get<bool>());
+    EXPECT_EQ(meta["machst"], nlohmann::json::array({0x44, 0x44, 0, 0}));
+    EXPECT_EQ(meta["mapc_r_s"], nlohmann::json::array({1, 2, 3}));
+    ASSERT_EQ(meta["labels"].size(), 1u);
+    EXPECT_NE(meta["labels"][0].get<std::string>().find("Tessera"), std::string::npos);
+    // Header statistics from the data (magnitudes for complex).
+    std::vector<double> stat_values = values;
+    if (c.dtype == DType::kBool) {
+      for (double& v : stat_values) v = v != 0 ? 1 : 0;
+    }
+    if (IsComplex(c.dtype)) {
+      for (double& v : stat_values) v = std::abs(v);
+    }
+    const double mean = std::accumulate(stat_values.begin(), stat_values.end(), 0.0) / 105;
+    double m2 = 0;
+    for (const double v : stat_values) m2 += (v - mean) * (v - mean);
+    EXPECT_FLOAT_EQ(meta["dmin"].get<float>(),
+                    static_cast<float>(*std::min_element(stat_values.begin(), stat_values.end())));
+    EXPECT_FLOAT_EQ(meta["dmax"].get<float>(),
+                    static_cast<float>(*std::max_element(stat_values.begin(), stat_values.end())));
+    EXPECT_NEAR(meta["dmean"].get<float>(), mean, 1e-5 * std::max(1.0, std::abs(mean)));
+    EXPECT_NEAR(meta["rms"].get<float>(), std::sqrt(m2 / 105), 1e-4 * std::sqrt(m2 / 105));
+  }
+}
+
+TEST(MrcWriter, CalibrationsBecomeCellAndSpaceGroup) {
+  TempDir dir;
+  NdArray array(DType::kFloat32, {2, 3, 4, 5});
+  auto flat = array.flat<float>();
+  std::iota(flat.begin(), flat.end(), 0.0f);
+  auto mem = dataset::MakeMemoryDataset(std::move(array), 2);
+  // Image stack: the 2 x 3 navigation axes become 6 sections, pixel size 0.5 nm = 5 A.
+  std::vector<dataset::Axis> axes = {
+      {.name = "a", .size = 2}, {.name = "b", .size = 3},
+      {.name = "y", .size = 4, .scale = 0.5, .offset = 1.0, .units = "nm"},
+      {.name = "x", .size = 5, .scale = 2.0, .offset = -4.0, .units = "Å"}};
+  WithAxes images(dataset::MakeMemoryDataset(NdArray(mem->meta().dtype, {2, 3, 4, 5}), 2), axes);
+  const std::string stack = dir.File("stack.mrcs");
+  WriteDataset(images, stack);
+  std::string h = ReadFile(stack);
+  EXPECT_EQ(I32At(h, 0), 5);
+  EXPECT_EQ(I32At(h, 4), 4);
+  EXPECT_EQ(I32At(h, 8), 6);
+  EXPECT_EQ(I32At(h, 36), 1);    // mz: image stack
+  EXPECT_EQ(I32At(h, 88), 0);    // ispg
+  EXPECT_FLOAT_EQ(F32At(h, 40), 10.0f);  // 5 px * 2 A
+  EXPECT_FLOAT_EQ(F32At(h, 44), 20.0f);  // 4 px * 5 A
+  EXPECT_FLOAT_EQ(F32At(h, 48), 0.0f);
+  EXPECT_FLOAT_EQ(F32At(h, 196), -4.0f);
+  EXPECT_FLOAT_EQ(F32At(h, 200), 10.0f);
+  auto back = OpenMrc(stack);
+  EXPECT_EQ(back->meta().shape, Shape({6}, {4, 5}));
+  EXPECT_DOUBLE_EQ(back->meta().axes[2].scale, 2.0);
+  EXPECT_EQ(back->meta().axes[2].units, "Å");
+  EXPECT_NEAR(back->meta().axes[1].scale, 5.0, 1e-6);
+  EXPECT_NEAR(back->meta().axes[1].offset, 10.0, 1e-6);
+
+  // A stack of volumes: the third axis from the end is a length, 2 x 3 sections.
+  axes[1] = {.name = "z", .size = 3, .scale = 1.0, .units = "Å"};
+  WithAxes volumes(std::move(mem), axes);
+  const std::string vols = dir.File("volumes.mrc");
+  WriteDataset(volumes, vols);
+  h = ReadFile(vols);
+  EXPECT_EQ(I32At(h, 88), 401);
+  EXPECT_EQ(I32At(h, 36), 3);  // mz: sections per volume
+  EXPECT_FLOAT_EQ(F32At(h, 48), 3.0f);
+  back = OpenMrc(vols);
+  EXPECT_EQ(back->meta().shape, Shape({2, 3}, {4, 5}));
+  EXPECT_EQ(back->meta().axes[1].units, "Å");
+  testing::ExpectSameFrames(volumes, *back);
+}
+
+TEST(MrcWriter, RealMapsRoundTripWithTheirCalibration) {
+  const auto data = testing::TestDataDir();
+  if (!data) GTEST_SKIP() << "shared test data not found";
+  TempDir dir;
+  // (ROI_Random_Scan_Sum.mrc is a one-section "volume" (ispg 1, nz 1, cella z 0): written back
+  // as an image it opens as a single 2-D image, so only the stacks and the map are compared.)
+  for (const char* name : {"EMD-3197.map", "relion31.mrcs"}) {
+    SCOPED_TRACE(name);
+    auto source = OpenMrc(*data + "/mrc/" + name);
+    const std::string out = dir.File(std::string("copy-") + name);
+    WriteDataset(*source, out);
+    auto back = OpenMrc(out);
+    EXPECT_EQ(back->meta().shape, source->meta().shape);
+    EXPECT_EQ(back->meta().dtype, source->meta().dtype);
+    testing::ExpectSameFrames(*source, *back);
+    for (size_t i = 0; i < source->meta().axes.size(); ++i) {
+      EXPECT_EQ(back->meta().axes[i].units, source->meta().axes[i].units) << i;
+      EXPECT_NEAR(back->meta().axes[i].scale, source->meta().axes[i].scale,
+                  1e-6 * source->meta().axes[i].scale)
+          << i;
+    }
+    const auto a = nlohmann::json::parse(source->meta().metadata_json);
+    const auto b = nlohmann::json::parse(back->meta().metadata_json);
+    EXPECT_EQ(b["ispg"], a["ispg"] == 0 ? 0 : 1);
+    // The header statistics of the copy describe its data.
+    const Stats stats = ReadStats(*back);
+    EXPECT_FLOAT_EQ(b["dmin"].get<float>(), static_cast<float>(stats.min));
+    EXPECT_FLOAT_EQ(b["dmax"].get<float>(), static_cast<float>(stats.max));
+  }
+}
+
+TEST(MrcWriter, ReadableByMrcfileWhenInstalled) {
+  if (std::system("python3 -c 'import mrcfile' >/dev/null 2>&1") != 0) {
+    GTEST_SKIP() << "python3-mrcfile not installed";
+  }
+  TempDir dir;
+  NdArray array(DType::kInt16, {2, 3, 4});
+  auto flat = array.flat<int16_t>();
+  std::iota(flat.begin(), flat.end(), int16_t{-5});
+  auto mem = dataset::MakeMemoryDataset(std::move(array), 2);
+  const std::string path = dir.File("x.mrc");
+  WriteDataset(*mem, path);
+  const std::string command = fmt::format(
+      "python3 -c \"import mrcfile,sys; m=mrcfile.open('{}', permissive=False); "
+      "d=m.data; sys.exit(0 if d.shape==(2,3,4) and int(d.sum())==156 and m.header.mode==1 and "
+      "mrcfile.validate('{}', print_file=open('/dev/null','w')) else 1)\"",
+      path, path);
+  EXPECT_EQ(std::system(command.c_str()), 0) << command;
+}
+
+TEST(MrcWriter, RefusesWhatMrcCannotHoldAndLeavesNothingBehind) {
+  TempDir dir;
+  for (const DType dtype : {DType::kFloat64, DType::kInt32, DType::kUint32, DType::kInt64,
+                            DType::kComplex128}) {
+    auto mem = dataset::MakeMemoryDataset(NdArray(dtype, {2, 2}), 2);
+    const std::string path = dir.File("bad.mrc");
+    const auto info = ExpectError([&] { WriteDataset(*mem, path); }, ErrorCode::kUnsupported,
+                                  {path, std::string(Name(dtype)), ".npy"});
+    EXPECT_EQ(info.field, "mode");
+  }
+  auto wide = dataset::MakeMemoryDataset(NdArray(DType::kInt8, {int64_t{3} << 30, 0}), 2);
+  ExpectError([&] { WriteDataset(*wide, dir.File("wide.mrc")); }, ErrorCode::kUnsupported,
+              {"nx = 0"});
+  // Cancelled: no file, no temp file.
+  auto mem = dataset::MakeMemoryDataset(NdArray(DType::kFloat32, {4, 2, 2}), 2);
+  std::atomic<bool> cancel{true};
+  ExpectError([&] { WriteDataset(*mem, dir.File("cancelled.mrc"), {}, &cancel); },
+              ErrorCode::kCancelled, {});
+  EXPECT_TRUE(dir.List().empty());
 }
 
 }  // namespace

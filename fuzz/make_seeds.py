@@ -1,0 +1,248 @@
+# SPDX-License-Identifier: MIT
+# Usage: python3 fuzz/make_seeds.py fuzz/corpus
+# Write small synthetic seed files (no third-party content: every byte is built here from the
+# format descriptions in docs/formats/ and the readers) for the file-level fuzz targets:
+# mib, tia, mrc, blo, empad, ripple, msa. Multi-file inputs join their parts with the split
+# marker of fuzz_util.h. Deterministic: running it twice writes identical files.
+import gzip
+import os
+import struct
+import sys
+
+SPLIT = b"\n--tessera-fuzz-next-file--\n"
+
+
+def write(out, target, name, data):
+    os.makedirs(os.path.join(out, target), exist_ok=True)
+    with open(os.path.join(out, target, name), "wb") as f:
+        f.write(data)
+
+
+# ---- Merlin MIB ----------------------------------------------------------------------------
+def mib_header(seq, width, height, ptype, depth, header_bytes=384, chips=1, layout="   1x1",
+               select="01"):
+    text = ("MQ1,{:06d},{:05d},{:02d},{:04d},{:04d},{},{},{},2021-04-15 15:01:38.996867,"
+            "0.001000,0,0,0,2.000000E+0,5.110000E+2,0.000000E+0,0.000000E+0,0.000000E+0,"
+            "0.000000E+0,0.000000E+0,0.000000E+0,3RX,011,511,000,175,MQ1A,"
+            "2021-04-15T14:01:38.996867651Z,1000000ns,{},").format(
+                seq, header_bytes, chips, width, height, ptype, layout, select, depth)
+    return text.encode().ljust(header_bytes, b"\0")
+
+
+def mib(frames, width, height, ptype, depth, **kw):
+    item = {"U08": 1, "U16": 2, "U32": 4}.get(ptype)
+    out = b""
+    for f in range(frames):
+        out += mib_header(f + 1, width, height, ptype, depth, **kw)
+        if item is None:  # raw mode (R64): packed, bits per pixel from the counter depth
+            bits = {1: 1, 6: 8, 12: 16, 24: 32}[depth]
+            out += bytes((f * 31 + i) % 256 for i in range(width * height * bits // 8))
+        else:
+            for i in range(width * height):
+                out += ((f * 1000 + i) % (1 << (8 * item))).to_bytes(item, "big")
+    return out
+
+
+def hdr(frames, scan_x, scan_y, depth, per_trigger=1):
+    lines = ["HDR,", "Time and Date Stamp (day, mnth, yr, hr, min, s):\t15/04/2021 14:44:41",
+             "Chip ID:\tW000_A0, - , - , - ", "Assembly Size (NX1, 2X2):\t   1x1",
+             "Counter Depth (number):\t%d" % depth,
+             "Frames in Acquisition (Number):\t%d" % frames,
+             "Frames per Trigger (Number):\t%d" % per_trigger]
+    if scan_x:
+        lines += ["ScanX:\t%d" % scan_x, "ScanY:\t%d" % scan_y]
+    lines += ["Software Version:\t0.77.0.16", "End\t"]
+    return "\n".join(lines).encode() + b"\0" * 16
+
+
+def mib_seeds(out):
+    write(out, "mib", "u08_2frames_4x4.mib", mib(2, 4, 4, "U08", 6))
+    write(out, "mib", "u16_4frames_4x3_hdr_scan.mib",
+          mib(4, 4, 3, "U16", 12) + SPLIT + hdr(4, 2, 2, 12))
+    write(out, "mib", "u32_6frames_2x2_hdr_trigger.mib",
+          mib(6, 2, 2, "U32", 24) + SPLIT + hdr(6, 0, 0, 24, per_trigger=3))
+    write(out, "mib", "u16_quad_header.mib",
+          mib(1, 8, 8, "U16", 12, header_bytes=768, chips=4, layout="   2x2", select="0F"))
+    write(out, "mib", "r64_1bit_256x256.mib", mib(1, 256, 256, "R64", 1))
+
+
+# ---- TIA .ser / .emi ---------------------------------------------------------------------
+def ser(new_version, images, elements, shape, dtype_code, fmt, nav_dims=1, tag_type=0x4152):
+    off = "<q" if new_version else "<i"
+    ob = 8 if new_version else 4
+    head = struct.pack("<hhhii", 0x4949, 0x0197, 0x0220 if new_version else 0x0210,
+                       0x4122 if images else 0x4120, tag_type)
+    head += struct.pack("<ii", elements, elements)
+    array_field = len(head)
+    head += struct.pack(off, 0)
+    head += struct.pack("<i", nav_dims)
+    sizes = [elements] if nav_dims == 1 else [elements // 2, 2]
+    for d, n in enumerate(sizes):
+        desc, units = (b"Number", b"") if nav_dims == 1 else ((b"X", b"Y")[d], b"meters")
+        head += struct.pack("<iddi", n, 0.0, 1e-9, 0) + struct.pack("<i", len(desc)) + desc
+        head += struct.pack("<i", len(units)) + units
+    array_at = len(head)
+    body = bytearray(head + b"\0" * (2 * elements * ob))
+    body[array_field:array_field + ob] = struct.pack(off, array_at)
+    count = 1
+    for n in shape:
+        count *= n
+    for e in range(elements):
+        at = len(body)
+        body[array_at + e * ob:array_at + (e + 1) * ob] = struct.pack(off, at)
+        if images:
+            body += struct.pack("<ddiddih", -2e-9, 1e-10, 0, -1e-9, 2e-10, 0, dtype_code)
+            body += struct.pack("<ii", shape[1], shape[0])
+        else:
+            body += struct.pack("<ddih", 100.0, 0.5, 0, dtype_code) + struct.pack("<i", shape[0])
+        body += struct.pack("<%d%s" % (count, fmt), *[(e * 7 + i) % 100 for i in range(count)])
+    # Tag offsets (time tags) after the data; the reader does not need them, real files have them.
+    for e in range(elements):
+        at = len(body)
+        body[array_at + (elements + e) * ob:array_at + (elements + e + 1) * ob] = struct.pack(off, at)
+        body += struct.pack("<hi", 0x4152, 1000 + e)
+    return bytes(body)
+
+
+EMI = (b"\x00" * 32 + b"<ObjectInfo><Uuid>00000000-0000-0000-0000-000000000000</Uuid>"
+       b"<ExperimentalConditions><MicroscopeConditions><AcceleratingVoltage>200000"
+       b"</AcceleratingVoltage><Tilt1>0.1</Tilt1><Tilt2>0.0</Tilt2></MicroscopeConditions>"
+       b"</ExperimentalConditions><ExperimentalDescription><Root><Data><Label>Microscope"
+       b"</Label><Value>Synthetic</Value><Unit></Unit></Data><Data><Label>High tension</Label>"
+       b"<Value>200</Value><Unit>kV</Unit></Data><Data><Label>Camera length</Label><Value>0.04"
+       b"</Value><Unit>m</Unit></Data><Data><Label>Magnification</Label><Value>10000</Value>"
+       b"<Unit>x</Unit></Data></Root></ExperimentalDescription></ObjectInfo>" + b"\x00" * 16)
+
+
+def tia_seeds(out):
+    write(out, "tia", "images_new_u16.ser", ser(True, True, 2, (3, 4), 2, "H"))
+    write(out, "tia", "images_old_f32_emi.ser",
+          ser(False, True, 2, (2, 2), 5, "f") + SPLIT + EMI)
+    write(out, "tia", "spectra_new_i32_2d_nav.ser",
+          ser(True, False, 4, (8,), 7, "i", nav_dims=2, tag_type=0x4142))
+    write(out, "tia", "spectra_old_f64.ser", ser(False, False, 2, (5,), 6, "d"))
+
+
+# ---- MRC -------------------------------------------------------------------------------------
+def mrc(n, mode, data, big=False, ispg=0, ext=b"", exttyp=b"", m=None, labels=(b"seed",)):
+    e = ">" if big else "<"
+    h = bytearray(1024)
+    struct.pack_into(e + "4i", h, 0, n[0], n[1], n[2], mode)
+    struct.pack_into(e + "3i", h, 28, *(m or n))
+    struct.pack_into(e + "6f", h, 40, n[0] * 1.5, n[1] * 1.5, (m or n)[2] * 1.5, 90, 90, 90)
+    struct.pack_into(e + "3i", h, 64, 1, 2, 3)
+    struct.pack_into(e + "2i", h, 88, ispg, len(ext))
+    h[104:108] = exttyp.ljust(4, b"\0")
+    struct.pack_into(e + "i", h, 108, 20140)
+    struct.pack_into(e + "3f", h, 196, 1.0, 2.0, 3.0)
+    h[208:212] = b"MAP "
+    h[212:214] = b"\x11\x11" if big else b"\x44\x44"
+    struct.pack_into(e + "i", h, 220, len(labels))
+    for i, label in enumerate(labels):
+        h[224 + 80 * i:224 + 80 * i + len(label)] = label
+    return bytes(h) + ext + data
+
+
+def mrc_seeds(out):
+    write(out, "mrc", "int16_4x3x2.mrc", mrc((4, 3, 2), 1, struct.pack("<24h", *range(-12, 12))))
+    write(out, "mrc", "float32_be_2x2x3.mrc",
+          mrc((2, 2, 3), 2, struct.pack(">12f", *[i * 0.5 for i in range(12)]), big=True))
+    write(out, "mrc", "uint16_volume_ccp4_ext.mrc",
+          mrc((3, 3, 3), 6, struct.pack("<27H", *range(27)), ispg=1, ext=b"\0" * 80,
+              exttyp=b"CCP4"))
+    write(out, "mrc", "float16_volume_stack.mrc",
+          mrc((2, 2, 4), 12, struct.pack("<16e", *[i / 4 for i in range(16)]), ispg=401,
+              m=(2, 2, 2)))
+    write(out, "mrc", "complex64_2x2x1.mrc",
+          mrc((2, 2, 1), 4, struct.pack("<8f", *range(8)), exttyp=b"FEI1", ext=b"\0" * 128))
+    write(out, "mrc", "int8_gz.map.gz",
+          gzip.compress(mrc((4, 2, 2), 0, bytes(range(16))), mtime=0))
+
+
+# ---- NanoMegas blockfile ---------------------------------------------------------------------
+def blo(nx, ny, dp, note=b""):
+    h = bytearray(4096)
+    h[0:6] = b"IMGBLO"
+    struct.pack_into("<HII", h, 6, 0x0102, 4096, 4096 + nx * ny)
+    struct.pack_into("<H", h, 20, dp)
+    struct.pack_into("<HH", h, 24, nx, ny)
+    struct.pack_into("<dd", h, 30, 2.5, 2.5)
+    struct.pack_into("<H", h, 50, 500)
+    h[240:240 + len(note)] = note
+    body = bytes(h) + b"\x01" * (nx * ny)
+    for f in range(nx * ny):
+        body += b"\xaa\x55" + struct.pack("<I", f) + bytes((f * 7 + i) % 251 for i in range(dp * dp))
+    return body
+
+
+def blo_seeds(out):
+    write(out, "blo", "scan_3x2_dp4.blo", blo(3, 2, 4, b"synthetic note"))
+    write(out, "blo", "scan_1x1_dp8.blo", blo(1, 1, 8))
+
+
+# ---- EMPAD -----------------------------------------------------------------------------------
+def empad_xml(body, raw="scan.raw"):
+    return ('<?xml version="1.0"?>\n<root name="acquisition_1"><timestamp timestamp="1" '
+            'isoformat="2019-06-06T13:30:00"/><software_version>0.51</software_version>'
+            '<raw_file filename="%s"/>%s</root>' % (raw, body)).encode()
+
+
+def empad_raw(frames):
+    return struct.pack("<%df" % (frames * 130 * 128), *[float(i % 4096) for i in range(frames * 130 * 128)])
+
+
+def empad_seeds(out):
+    iom = ("<iom_measurements><optics.get_cameralength>0.7225</optics.get_cameralength>"
+           "<source.get_voltage>300000.0</source.get_voltage><optics.get_full_scan_field_of_view>"
+           "[4.5e-06, 4.5e-06]</optics.get_full_scan_field_of_view><calibrated_pixelsize>"
+           "1.8e-10</calibrated_pixelsize></iom_measurements>")
+    write(out, "empad", "map_1x1.xml",
+          empad_xml("<pix_x>1</pix_x><pix_y>1</pix_y><exposure_time>1</exposure_time>" + iom)
+          + SPLIT + empad_raw(1))
+    write(out, "empad", "series_2.xml",
+          empad_xml("<type>series</type><series_count>2</series_count>") + SPLIT + empad_raw(2))
+    write(out, "empad", "scan_resolution_no_raw.xml",
+          empad_xml('<scan_parameters mode="acquire"><scan_resolution_x>1</scan_resolution_x>'
+                    '<scan_resolution_y>1</scan_resolution_y></scan_parameters>'))
+
+
+# ---- Ripple ----------------------------------------------------------------------------------
+def ripple_seeds(out):
+    base = ";comment\nkey\tvalue\nwidth\t3\nheight\t2\ndepth\t4\n"
+    be = b"xx" + b"".join(struct.pack(">h", i * 100 - 1000) for i in range(24))
+    write(out, "ripple", "vector_int16_be.rpl",
+          (base + "offset\t2\ndata-length\t2\ndata-type\tsigned\nbyte-order\tbig-endian\n"
+           "record-by\tvector\nev-per-chan\t0.5\ndepth-units\teV\n").encode() + SPLIT + be)
+    write(out, "ripple", "image_float32_le.rpl",
+          (base + "offset\t0\ndata-length\t4\ndata-type\tfloat\nbyte-order\tlittle-endian\n"
+           "record-by\timage\ntitle\tseed\nwidth-scale\t2.0\nwidth-units\tnm\nwidth-name\tx\n"
+           "height-origin\t1.0\n").encode() + SPLIT + struct.pack("<24f", *range(24)))
+    write(out, "ripple", "dont_care_uint8.rpl",
+          b"key\tvalue\nwidth\t2\nheight\t3\ndepth\t1\noffset\t0\ndata-length\t1\n"
+          b"data-type\tunsigned\nbyte-order\tdont-care\nrecord-by\tdont-care\n" + SPLIT + bytes(range(6)))
+
+
+# ---- EMSA/MSA --------------------------------------------------------------------------------
+MSA_HEAD = ("#FORMAT      : EMSA/MAS Spectral Data File\n#VERSION     : 1.0\n"
+            "#TITLE       : synthetic\n#DATE        : 01-JAN-2024\n#NPOINTS     : 4.\n"
+            "#NCOLUMNS    : 1.\n#XUNITS      : eV\n#XLABEL      : Energy\n#XPERCHAN    : 2.5\n"
+            "#OFFSET      : -10\n#BEAMKV   -kV: 200.0\n")
+
+
+def msa_seeds(out):
+    write(out, "msa", "y_data.msa",
+          (MSA_HEAD + "#DATATYPE    : Y\n#SPECTRUM    :\n1.0, 2.0, 3.0, 4.0\n#ENDOFDATA   :\n")
+          .encode())
+    write(out, "msa", "xy_data_crlf.msa",
+          (MSA_HEAD + "#DATATYPE    : XY\n#SPECTRUM    :\n-10, 1\n-7.5, 2\n-5, 3\n-2.5, 4\n"
+           "#ENDOFDATA   :\n").replace("\n", "\r\n").encode())
+
+
+def main():
+    out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "corpus")
+    for make in (mib_seeds, tia_seeds, mrc_seeds, blo_seeds, empad_seeds, ripple_seeds, msa_seeds):
+        make(out)
+
+
+if __name__ == "__main__":
+    main()
