@@ -24,6 +24,7 @@
 #include "tessera/formats/raw/raw_format.h"
 #include "tessera/formats/ripple/ripple_format.h"
 #include "tessera/formats/tia/tia_format.h"
+#include "tessera/formats/velox/velox_format.h"
 #include "tessera/formats/zspy/zspy_format.h"
 #include "tessera/formats/tiff/tiff_format.h"
 #include "tessera/formats/tvips/tvips_format.h"
@@ -170,6 +171,7 @@ std::unique_ptr<dataset::Dataset> FormatRegistry::Open(const std::string& path,
 
 void RegisterBuiltinFormats(FormatRegistry& registry) {
   registry.Add(NpyFormatEntry());
+  registry.Add(VeloxFormatEntry());  // before hdf5: Velox .emd files are HDF5 too
   registry.Add(Hdf5FormatEntry());
   registry.Add(MibFormatEntry());
   registry.Add(DmFormatEntry());
