@@ -77,18 +77,26 @@ void DecodeBytes(const std::byte* in, int64_t pixels, uint8_t* out) {
   }
 }
 
-/// 16-bit slots: slot k of each word is pixel k.
+/// 16-bit slots: slot k of each word is pixel k. Each word becomes one 64-bit store of its four
+/// pixels: the word itself (as little-endian 16-bit lanes) forward; mirrored, the four
+/// big-endian 16-bit values in file order.
 template <bool kReverse>
 void DecodeShorts(const std::byte* in, int64_t pixels, uint16_t* out) {
   const int64_t words = pixels / 4;
   for (int64_t i = 0; i < words; ++i) {
-    const uint64_t w = LoadBigEndian64(in + 8 * i);
-    for (int k = 0; k < 4; ++k) {
-      const auto value = static_cast<uint16_t>(w >> (16 * k));
-      if constexpr (kReverse) {
-        out[pixels - 1 - 4 * i - k] = value;
+    if constexpr (kReverse) {
+      uint64_t x = 0;
+      std::memcpy(&x, in + 8 * i, sizeof(x));
+      if constexpr (std::endian::native == std::endian::little) {
+        x = ((x & 0x00ff00ff00ff00ffULL) << 8) | ((x >> 8) & 0x00ff00ff00ff00ffULL);
+      }
+      std::memcpy(out + pixels - 4 * i - 4, &x, sizeof(x));
+    } else {
+      const uint64_t w = LoadBigEndian64(in + 8 * i);
+      if constexpr (std::endian::native == std::endian::little) {
+        std::memcpy(out + 4 * i, &w, sizeof(w));
       } else {
-        out[4 * i + k] = value;
+        for (int k = 0; k < 4; ++k) out[4 * i + k] = static_cast<uint16_t>(w >> (16 * k));
       }
     }
   }
