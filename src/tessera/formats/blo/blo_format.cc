@@ -163,15 +163,17 @@ std::unique_ptr<dataset::Dataset> OpenBlo(const std::string& path) {
   const int64_t frames = header.nx * header.ny;  // each < 2^16: no overflow
   const int64_t frame_bytes = header.dp_size * header.dp_size;
   const int64_t stride = kFrameHeaderBytes + frame_bytes;
-  const int64_t needed = header.frames_offset + frames * stride;
-  if (file->size() < needed) {
-    const int64_t complete = std::max<int64_t>(0, file->size() - header.frames_offset) / stride;
+  // frames * stride reaches 2^64 for absurd headers: compare by division, never multiply first.
+  const int64_t available = std::max<int64_t>(0, file->size() - header.frames_offset);
+  if (available / stride < frames) {
+    const int64_t complete = available / stride;
     throw Error::CorruptFile(
         path, header.frames_offset + complete * stride, "frames",
         fmt::format("data is truncated: {} x {} frames of {} bytes (+{}-byte frame headers) "
-                    "need {} bytes, the file has {} (frame {} is incomplete)",
-                    header.ny, header.nx, frame_bytes, kFrameHeaderBytes, needed, file->size(),
-                    complete));
+                    "need {} bytes from offset {}, the file has {} (frame {} is incomplete)",
+                    header.ny, header.nx, frame_bytes, kFrameHeaderBytes,
+                    static_cast<uint64_t>(frames) * static_cast<uint64_t>(stride),
+                    header.frames_offset, file->size(), complete));
   }
   for (int64_t frame = 0; frame < frames; ++frame) {
     const int64_t at = header.frames_offset + frame * stride;

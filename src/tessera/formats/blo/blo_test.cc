@@ -150,6 +150,14 @@ TEST(BloFormat, MalformedFilesNameTheFileAndOffset) {
   bad = good;
   Put(bad, 12, 4096, 4);
   expect(bad, {"Data_offset_2", "offset 12"});
+  // Header sizes whose byte count overflows int64 (65535 x 65535 frames of 65535^2 bytes): a
+  // truncation error, no overflow (found by fuzz/blo_fuzz).
+  bad = good;
+  Put(bad, 20, 0xffff, 2);
+  Put(bad, 24, 0xffff, 2);
+  Put(bad, 26, 0xffff, 2);
+  Put(bad, 12, 4096 + 0xffffull * 0xffff, 4);
+  expect(bad, {"truncated", "frames", "frame 0"});
   // A frame header without its marker.
   bad = good;
   const size_t frame2 = 4096 + 6 + 2 * (6 + 16);
