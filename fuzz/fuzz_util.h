@@ -168,6 +168,12 @@ inline void ReadSome(const dataset::Dataset& ds) {
   }
 }
 
+/// With TESSERA_FUZZ_VERBOSE set, say what each input gave (to check that seeds open).
+inline bool Verbose() {
+  static const bool verbose = std::getenv("TESSERA_FUZZ_VERBOSE") != nullptr;
+  return verbose;
+}
+
 /// Open `path` through the registry (optionally forcing `format`) and read it. tessera::Error is
 /// the expected outcome of a malformed file; kInternal and foreign exceptions are findings.
 inline void OpenAndRead(const std::string& path, const formats::OpenParams& params = {},
@@ -177,7 +183,12 @@ inline void OpenAndRead(const std::string& path, const formats::OpenParams& para
     if (ds == nullptr) Finding("open", "registry returned no dataset for " + path);
     CheckMeta(*ds);
     ReadSome(*ds);
+    if (Verbose()) {
+      std::fprintf(stderr, "opened: %s %s\n", ds->meta().shape.ToString().c_str(),
+                   std::string(Name(ds->meta().dtype)).c_str());
+    }
   } catch (const Error& e) {
+    if (Verbose()) std::fprintf(stderr, "error: %s\n", e.what());
     if (e.code() == ErrorCode::kInternal) Finding("internal error", e.what());
   } catch (const std::bad_alloc&) {
     // Let libFuzzer's -malloc_limit_mb report real huge allocations; a bad_alloc that escapes a

@@ -2,7 +2,7 @@
 # Usage: python3 fuzz/make_seeds.py fuzz/corpus
 # Write small synthetic seed files (no third-party content: every byte is built here from the
 # format descriptions in docs/formats/ and the readers) for the file-level fuzz targets:
-# mib, tia, mrc, blo, empad, ripple, msa. Multi-file inputs join their parts with the split
+# mib, tia, mrc, blo, empad, ripple, msa, tiff, tvips. Multi-file inputs join their parts with the split
 # marker of fuzz_util.h. Deterministic: running it twice writes identical files.
 import gzip
 import os
@@ -238,9 +238,112 @@ def msa_seeds(out):
            "#ENDOFDATA   :\n").replace("\n", "\r\n").encode())
 
 
+# ---- TIFF ------------------------------------------------------------------------------------
+def packbits(data):
+    out = b""
+    for i in range(0, len(data), 128):
+        chunk = data[i:i + 128]
+        out += bytes([len(chunk) - 1]) + chunk
+    return out
+
+
+def tiff(pages, big=False, bigtiff=False, extra=None, compression=1, tiled=False):
+    """pages: list of (height, width, bits, sample_format, raw pixel bytes in file order)."""
+    e = ">" if big else "<"
+    o, ofmt, entry_size, count_fmt = (8, "Q", 20, "Q") if bigtiff else (4, "I", 12, "H")
+    header = (b"MM" if big else b"II") + (struct.pack(e + "HHHQ", 43, 8, 0, 0) if bigtiff
+                                         else struct.pack(e + "HI", 42, 0))
+    body = bytearray(header)
+    first_ifd_at = 8 if bigtiff else 4
+    prev_next = first_ifd_at
+    for height, width, bits, fmt_code, pixels in pages:
+        data = packbits(pixels) if compression == 32773 else pixels
+        data_at = len(body)
+        body += data
+        if len(body) % 2:
+            body += b"\0"
+        tags = {256: (4, [width]), 257: (4, [height]), 258: (3, [bits]), 259: (3, [compression]),
+                262: (3, [1]), 277: (3, [1]), 339: (3, [fmt_code]), 296: (3, [3]),
+                282: (5, [10000, 15]), 283: (5, [10000, 15])}
+        if tiled:
+            tags.update({322: (3, [width]), 323: (3, [height]), 324: (4, [data_at]),
+                         325: (4, [len(data)])})
+        else:
+            tags.update({273: (4, [data_at]), 278: (3, [height]), 279: (4, [len(data)])})
+        for tag, value in (extra or {}).items():
+            tags[tag] = value
+        sizes = {2: 1, 3: 2, 4: 4, 5: 8, 16: 8}
+        fmts = {2: "B", 3: "H", 4: "I", 16: "Q"}
+        entries, blobs = [], []
+        ifd_at = len(body)
+        ifd_len = (8 if bigtiff else 2) + entry_size * len(tags) + o
+        blob_at = ifd_at + ifd_len
+        for tag in sorted(tags):
+            typ, values = tags[tag]
+            raw = (values if isinstance(values, bytes) else
+                   b"".join(struct.pack(e + "II", values[i], values[i + 1])
+                            for i in range(0, len(values), 2)) if typ == 5 else
+                   struct.pack(e + fmts[typ] * len(values), *values))
+            count = len(raw) // sizes[typ]
+            if len(raw) <= o:
+                value_field = raw.ljust(o, b"\0")
+            else:
+                value_field = struct.pack(e + ofmt, blob_at)
+                blobs.append(raw + (b"\0" if len(raw) % 2 else b""))
+                blob_at += len(blobs[-1])
+            entries.append(struct.pack(e + "HH" + ("Q" if bigtiff else "I"), tag, typ, count)
+                           + value_field)
+        struct.pack_into(e + ofmt, body, prev_next, ifd_at)
+        body += struct.pack(e + count_fmt, len(tags)) + b"".join(entries)
+        prev_next = len(body)
+        body += b"\0" * o + b"".join(blobs)
+    return bytes(body)
+
+
+def tiff_seeds(out):
+    u16 = lambda n, k, e="<": struct.pack(e + "%dH" % n, *[(k * 100 + i) % 65536 for i in range(n)])
+    ij = b"ImageJ=1.53t\nimages=2\nslices=2\nunit=um\nspacing=0.5\nloop=false\n\0"
+    write(out, "tiff", "imagej_2pages_u16_le.tif",
+          tiff([(3, 4, 16, 1, u16(12, 0)), (3, 4, 16, 1, u16(12, 1))], extra={270: (2, ij)}))
+    write(out, "tiff", "float32_be.tif",
+          tiff([(2, 3, 32, 3, struct.pack(">6f", *[i * 0.25 for i in range(6)]))], big=True))
+    write(out, "tiff", "bigtiff_u8_tiled.tif",
+          tiff([(4, 4, 8, 1, bytes(range(16)))], bigtiff=True, tiled=True))
+    write(out, "tiff", "packbits_i16.tif",
+          tiff([(2, 4, 16, 2, struct.pack("<8h", *range(-4, 4)))], compression=32773))
+
+
+# ---- TVIPS -----------------------------------------------------------------------------------
+def tvips_main(dimx, dimy, bits, version=2, frame_header=60):
+    fields = [256, version, dimx, dimy, bits, 0, 0, 1, 1, 1, 200, 80, frame_header]
+    return struct.pack("<13I", *fields).ljust(256, b"\0")
+
+
+def tvips_record(num, dimx, dimy, bits, frame_header):
+    head = struct.pack("<III", num, 1700000000 + num, 5 * num)
+    if frame_header >= 60:
+        head += struct.pack("<IfII5fIIf", 0, 1.5, 80, 2, 0.1, 0.2, 0.3, 0.0, 0.0, num % 3, 0, 0.5)
+    head = head.ljust(frame_header, b"\0")
+    n = dimx * dimy
+    fmt = {8: "B", 16: "H", 32: "I"}[bits]
+    return head + struct.pack("<%d%s" % (n, fmt), *[(num * 10 + i) % 256 for i in range(n)])
+
+
+def tvips_seeds(out):
+    v2 = tvips_main(3, 3, 16) + b"".join(tvips_record(i, 3, 3, 16, 60) for i in range(4))
+    write(out, "tvips", "v2_4frames_u16.tvips", v2)
+    v1 = tvips_main(2, 2, 8, version=1, frame_header=12) + b"".join(
+        tvips_record(i, 2, 2, 8, 12) for i in range(3))
+    write(out, "tvips", "v1_3frames_u8.tvips", v1)
+    two = (tvips_main(2, 3, 32) + b"".join(tvips_record(i, 2, 3, 32, 60) for i in range(2)) +
+           SPLIT + b"".join(tvips_record(i, 2, 3, 32, 60) for i in range(2, 5)))
+    write(out, "tvips", "v2_two_parts_u32.tvips", two)
+
+
 def main():
     out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "corpus")
-    for make in (mib_seeds, tia_seeds, mrc_seeds, blo_seeds, empad_seeds, ripple_seeds, msa_seeds):
+    for make in (mib_seeds, tia_seeds, mrc_seeds, blo_seeds, empad_seeds, ripple_seeds, msa_seeds,
+                 tiff_seeds, tvips_seeds):
         make(out)
 
 

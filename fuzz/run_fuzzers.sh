@@ -6,7 +6,8 @@
 # Defaults: build/fuzz, 600 s, /tmp/tessera-fuzz-work, every target of fuzz/CMakeLists.txt.
 # New inputs go to WORK_DIR/corpus/<target> (the committed corpus/<target> is read only); crashes,
 # timeouts and huge allocations go to fuzz/findings/<target>/ (see fuzz/README.md for what to do
-# with them); logs to WORK_DIR/<target>.log.
+# with them); logs to WORK_DIR/<target>.log. Extra libFuzzer flags: TESSERA_FUZZ_FLAGS (e.g.
+# "-fork=1 -ignore_crashes=1" to go on after a finding that is not fixed yet).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -37,8 +38,9 @@ for target in "${targets[@]}"; do
   mkdir -p "${work}/corpus/${target}" "fuzz/findings/${target}"
   log="${work}/${target}.log"
   # -fork=0, one job: the machine is shared. rss/malloc limit 2 GiB, 10 s per input.
+  # shellcheck disable=SC2086
   nice -n 19 "${binary}" -max_total_time="${seconds}" -rss_limit_mb=2048 -timeout=10 \
-    -print_final_stats=1 -artifact_prefix="fuzz/findings/${target}/" \
+    ${TESSERA_FUZZ_FLAGS:-} -print_final_stats=1 -artifact_prefix="fuzz/findings/${target}/" \
     "${work}/corpus/${target}" "fuzz/corpus/${target}" >"${log}" 2>&1 || true
   runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "${log}" | tail -1)
   cov=$(grep -oE 'cov: [0-9]+ ft: [0-9]+' "${log}" | tail -1 || true)
