@@ -181,6 +181,10 @@ std::string SerIndex(const std::string& ser_file) {
   return ser_file.substr(underscore + 1, dot - underscore - 1);
 }
 
+void StripOnes(std::vector<int64_t>& dims) {
+  dims.erase(std::remove(dims.begin(), dims.end(), int64_t{1}), dims.end());
+}
+
 /// Build the list of signals to compare, choosing between the HyperSpy view (`signals`) and the
 /// format-level view (`raw`) by the rules of data/README.md: `raw` is the on-disk truth for
 /// values, dtype and shape where it has them; `signals` supplies the NumPy shape split into
@@ -245,6 +249,70 @@ std::vector<Expected> ExpectedSignals(const json& doc, const std::string& primar
       e.sig_dims = SigDimsFromAxes(*signal);
     } else {
       e.shape = raw_shape;
+    }
+    if (loader == "h5py (Velox)") {
+      // Velox stores images as (ny, nx, frames) and spectra as (channels, 1); the reader serves
+      // NumPy order (frames, ny, nx) / (channels). Values and dtype are the raw ones (HyperSpy's
+      // float64 view is a quirk). The signal is selected by its group through `signal=`.
+      const std::string dset = r.value("dataset", "");
+      const std::string group = dset.size() > 5 ? dset.substr(0, dset.size() - 5) : dset;
+      if (group.find("/SpectrumStream/") != std::string::npos ||
+          group.find("/SpectrumImage/") != std::string::npos) {
+        continue;  // encoded EDS event streams: not an array a reader serves as such
+      }
+      e.params["velox_group"] = group;
+      if (raw_shape.size() == 3 && group.find("/Image/") != std::string::npos) {
+        e.shape = {raw_shape[2], raw_shape[0], raw_shape[1]};
+        e.sig_dims = 2;
+      } else if (raw_shape.size() == 2 && raw_shape[1] == 1) {
+        e.shape = {raw_shape[0]};
+        e.sig_dims = 1;
+      } else if (raw_shape.size() == 3) {  // EELS SI (ny, channels, nx)
+        e.shape = {raw_shape[0] * raw_shape[2], raw_shape[1]};
+        e.sig_dims = 1;
+        e.nav_any_shape = true;
+      }
+      // Calibrations from HyperSpy where exactly one kind of axes fits this shape.
+      std::vector<int64_t> want = e.shape;
+      StripOnes(want);
+      std::optional<json> axes;
+      bool unique = true;
+      for (const json* candidate : signals) {
+        auto shape = (*candidate)["shape"].get<std::vector<int64_t>>();
+        StripOnes(shape);
+        if (shape != want) continue;
+        if (axes && *axes != (*candidate)["axes"]) unique = false;
+        axes = (*candidate)["axes"];
+      }
+      if (axes && unique && !e.nav_any_shape) {
+        for (const auto& axis : *axes) e.axes.push_back(axis);
+        e.axes_source = "the HyperSpy signal of the same shape";
+        // HyperSpy 1.7 converts the Velox image offsets wrongly (Camera Ceta: -0.0293 1/nm for
+        // a stored -29293998131 1/m): take them from the stored BinaryResult, converted to the
+        // unit of the scale.
+        const json meta = r.value("metadata", json::object());
+        const json binary = meta.value("BinaryResult", json::object());
+        const json size = binary.value("PixelSize", json::object());
+        const json offset = binary.value("Offset", json::object());
+        if (e.axes.size() >= 2 && size.contains("width") && offset.contains("x") &&
+            offset.contains("y")) {
+          const double pixel = std::stod(size["width"].is_string() ? size["width"].get<std::string>()
+                                                                   : size["width"].dump());
+          auto value = [](const json& v) {
+            return v.is_string() ? std::stod(v.get<std::string>()) : v.get<double>();
+          };
+          json& x = e.axes[e.axes.size() - 1];
+          json& y = e.axes[e.axes.size() - 2];
+          if (pixel != 0 && x["scale"].is_number()) {
+            const double factor = x["scale"].get<double>() / pixel;
+            x["offset"] = value(offset["x"]) * factor;
+            y["offset"] = value(offset["y"]) * factor;
+            e.axes_source += ", offsets from raw BinaryResult.Offset";
+          }
+        }
+      }
+      out.push_back(std::move(e));
+      continue;
     }
     if (loader == "numpy (ser)" || loader == "numpy (mib)") {
       // Raw element/frame stacks: the reader may reshape the frames by the scan dimensions.
@@ -408,7 +476,23 @@ void CheckSignal(const formats::FormatRegistry& registry, const std::string& pat
   }
   std::unique_ptr<dataset::Dataset> ds;
   try {
-    ds = registry.Open(path, e.params);
+    OpenParams params = e.params;
+    if (params.count("velox_group") != 0) {
+      // Find the signal index of this group in the reader's listing (metadata "signals").
+      const std::string group = params["velox_group"];
+      params.erase("velox_group");
+      const json listing = json::parse(registry.Open(path, {})->meta().metadata_json);
+      for (const auto& entry : listing.value("signals", json::array())) {
+        if (entry.value("path", "") == group) {
+          params["signal"] = std::to_string(entry.value("index", -1));
+        }
+      }
+      if (params.count("signal") == 0) {
+        out.Add(where, "the reader lists no signal ", group, " in its metadata 'signals'");
+        return;
+      }
+    }
+    ds = registry.Open(path, params);
   } catch (const std::exception& error) {
     out.Add(where, "open failed: ", error.what());
     return;
