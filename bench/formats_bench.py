@@ -20,8 +20,9 @@ and for each measures
     the file), "best" = the best later pass over the still-mapped file (elapsed_best_s),
   * numpy (MIB, DM4): np.memmap with the header skip / frame stride, per-frame sums over the
     signal in 64-frame chunks on 2 threads; h5py (HDF5): read_direct of one scan row at a time,
-    then the same sums. Both compute exactly what `frame-sum` computes, and the run checks that
-    their mean/min/max agree with Tessera's.
+    then the same sums; for RAW 1-bit, NumPy decodes the packed 64-bit words to pixels
+    (byte-reversed words + unpackbits) before summing, as the reader does. All compute exactly
+    what `frame-sum` computes, and the run checks that their mean/min/max agree with Tessera's.
 GB/s = file bytes / seconds (GB = 1e9), data in the page cache. Ratios: tessera / page cache and
 tessera / numpy-or-h5py, from this one run.
 """
@@ -99,8 +100,9 @@ def write_mib(path: Path, nav: tuple[int, int], base: np.ndarray) -> None:
 
 
 def write_mib_raw1(path: Path, nav: tuple[int, int]) -> None:
-    """1-bit RAW frames: 256 x 256 bits = 8192 bytes each, packed in 64-bit words. The frame sum is
-    the number of set bits whatever the pixel order, so NumPy needs no knowledge of the layout."""
+    """1-bit RAW frames: 256 x 256 bits = 8192 bytes each, packed in big-endian 64-bit words. The
+    frame sum is the number of set bits whatever the pixel order, so the check that NumPy and
+    Tessera agree does not depend on the chip layout."""
     frames = nav[0] * nav[1]
     rng = np.random.default_rng(1)
     base = rng.integers(0, 256, size=(64, SIG[0] * SIG[1] // 8), dtype=np.uint8)
@@ -231,9 +233,13 @@ def numpy_mib_raw1(path: Path, frames: int) -> np.ndarray:
     data = mm["d"]
     bounds = [(b, min(b + 1024, frames)) for b in range(0, frames, 1024)]
 
-    def part(b):  # the frame sum of 1-bit pixels is the number of set bits
-        words = np.ascontiguousarray(data[b[0]:b[1]]).view(np.uint64)
-        return np.bitwise_count(words).sum(axis=1, dtype=np.uint64)
+    def part(b):
+        # Decode as the reader does (docs/formats/mib.md): big-endian 64-bit words, pixel i of a
+        # word in bit i. Reversing each word's bytes makes it little-endian, after which
+        # unpackbits(bitorder="little") yields the pixels in order; then sum each frame.
+        raw = np.ascontiguousarray(data[b[0]:b[1]]).reshape(b[1] - b[0], -1, 8)[:, :, ::-1]
+        pixels = np.unpackbits(raw.reshape(b[1] - b[0], -1), axis=1, bitorder="little")
+        return pixels.sum(axis=1, dtype=np.uint64)
 
     with ThreadPoolExecutor(THREADS) as pool:
         return np.concatenate(list(pool.map(part, bounds)))
