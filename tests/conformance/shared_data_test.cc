@@ -47,6 +47,7 @@ struct Expected {
                                  // {real: {...}, imag: {...}}
   std::vector<json> axes;        // {size, scale, offset, units}, array order; empty: not checked
   std::string axes_source;       // where the axes come from, for messages
+  std::string path;              // a file or glob inside the primary folder; empty: the primary
 };
 
 int64_t Product(const std::vector<int64_t>& dims) {
@@ -339,6 +340,11 @@ std::vector<Expected> ExpectedSignals(const json& doc, const std::string& primar
         e.axes = AxesOf(*signal);
         e.axes_source = "signals[" + std::to_string(i) + "].axes";
       }
+    } else if (loader.rfind("tifffile", 0) == 0 && std::filesystem::is_directory(primary)) {
+      // A folder of TIFFs (tomography: projections, dark, flat): each entry names its file or
+      // glob ("tiffs/*.tif* (91 files, sorted by name)") inside the folder.
+      const std::string files = r.value("files", r.value("file", ""));
+      e.path = primary + "/" + files.substr(0, files.find(' '));
     } else if (loader == "mrcfile") {
       e.axes = MrcHeaderAxes(r);
       e.axes_source = "raw[" + std::to_string(i) + "].header.voxel_size";
@@ -346,7 +352,7 @@ std::vector<Expected> ExpectedSignals(const json& doc, const std::string& primar
       e.axes = AxesOf(*signal);
       e.axes_source = "signals[" + std::to_string(i) + "].axes";
     }
-    if (raws.size() > 1 && e.params.empty()) {
+    if (raws.size() > 1 && e.params.empty() && e.path.empty()) {
       e.params["?"] = "";  // no known way to select it: reported by Check()
     }
     out.push_back(std::move(e));
@@ -492,7 +498,7 @@ void CheckSignal(const formats::FormatRegistry& registry, const std::string& pat
         return;
       }
     }
-    ds = registry.Open(path, params);
+    ds = registry.Open(e.path.empty() ? path : e.path, params);
   } catch (const std::exception& error) {
     out.Add(where, "open failed: ", error.what());
     return;

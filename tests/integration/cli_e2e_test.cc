@@ -622,5 +622,58 @@ TEST_F(CliTest, NexusTomographyImageKeySelection) {
   EXPECT_NE(bad.err.find("sinograms"), std::string::npos) << bad.err;
 }
 
+/// Thermo Fisher Velox .emd through the CLI: detected without --format, signals listed in
+/// `info`, one picked with --open signal=N, frame-sum totals equal to the expected sums.
+TEST_F(CliTest, VeloxEmdSignalsThroughTheCli) {
+  const std::string data = TestDataDir() + "/emd/velox";
+  if (!fs::exists(data)) GTEST_SKIP() << "no test data at " << data;
+  const std::string stem = data + "/STEM HAADF-DF4-DF2-BF Diffraction Micro.emd";
+  auto info = Run(fmt::format("info '{}' --json", stem));
+  ASSERT_EQ(info.exit_code, 0) << info.err;
+  const auto j = json::parse(info.out);
+  EXPECT_EQ(j["format"], "velox");
+  EXPECT_EQ(j["sig_shape"], (std::vector<int64_t>{128, 128}));
+  EXPECT_EQ(j["dtype"], "uint16");
+  const auto signals = j["metadata"]["signals"];
+  ASSERT_EQ(signals.size(), 4u);
+  EXPECT_EQ(signals[0]["title"], "HAADF");
+  auto picked = Run(fmt::format("info '{}' --open signal=3 --json", stem));
+  ASSERT_EQ(picked.exit_code, 0) << picked.err;
+  EXPECT_EQ(json::parse(picked.out)["metadata"]["title"], signals[3]["title"]);
+  auto missing = Run(fmt::format("info '{}' --open signal=9", stem));
+  EXPECT_NE(missing.exit_code, 0);
+  EXPECT_NE(missing.err.find("no signal 9"), std::string::npos) << missing.err;
+
+  struct Case {
+    std::string file;
+    std::string open;
+    std::vector<int64_t> shape;
+    double sum;
+  };
+  const auto raw_sum = [&](const std::string& file, size_t i) {
+    return json::parse(Slurp(data + "/" + file + ".expected.json"))["raw"][i]["stats"]["sum"]
+        .get<double>();
+  };
+  const auto hs_sum = [&](const std::string& file, size_t i) {
+    return json::parse(Slurp(data + "/" + file + ".expected.json"))["signals"][i]["stats"]["sum"]
+        .get<double>();
+  };
+  for (const auto& c : std::vector<Case>{
+           {"fei_example_tem_stack.emd", "", {2, 3, 3}, raw_sum("fei_example_tem_stack.emd", 1)},
+           {"fei_emd_si.emd", "", {16, 16, 4096}, hs_sum("fei_emd_si.emd", 1)},
+           {"fei_emd_si.emd", "--open signal=0", {5, 16, 16}, raw_sum("fei_emd_si.emd", 1)},
+           {"fei_emd_si.emd", "--open sum_frames=false", {5, 16, 16, 4096},
+            hs_sum("fei_emd_si.emd", 1)}}) {
+    SCOPED_TRACE(c.file + " " + c.open);
+    auto run = Run(fmt::format("run frame-sum '{}/{}' {} --json -q", data, c.file, c.open));
+    ASSERT_EQ(run.exit_code, 0) << run.err;
+    const auto out = json::parse(run.out);
+    EXPECT_EQ(out["input"]["shape"], c.shape);
+    const double total =
+        out["results"]["frame-sum"][0]["mean"].get<double>() * out["frames"].get<double>();
+    EXPECT_NEAR(total, c.sum, 1e-9 * c.sum);
+  }
+}
+
 }  // namespace
 }  // namespace tessera

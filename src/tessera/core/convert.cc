@@ -89,6 +89,8 @@ bool CanConvert(DType src_dtype, DType dst_dtype) {
 
 void ConvertElements(const void* src, DType src_dtype, bool byteswap, void* dst, DType dst_dtype,
                      int64_t count) noexcept {
+  // Nothing to do, and memcpy must not see the null pointers an empty range may carry.
+  if (count <= 0) return;
   switch (src_dtype) {
     case DType::kBool: return DispatchDst<bool>(src, byteswap, dst, dst_dtype, count);
     case DType::kInt8: return DispatchDst<int8_t>(src, byteswap, dst, dst_dtype, count);

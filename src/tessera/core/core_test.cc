@@ -77,6 +77,10 @@ TEST(Convert, IntegersFloatsAndByteSwap) {
   EXPECT_EQ(dst[1], 513.0f);
   EXPECT_FALSE(CanConvert(DType::kComplex64, DType::kFloat32));
   EXPECT_TRUE(CanConvert(DType::kUint8, DType::kComplex64));
+  // An empty range is a no-op, also with the null pointers of an empty buffer (UBSan checks
+  // that memcpy never sees them).
+  ConvertElements(nullptr, DType::kFloat32, false, nullptr, DType::kFloat32, 0);
+  ConvertElements(nullptr, DType::kUint16, true, nullptr, DType::kFloat64, 0);
 }
 
 TEST(Checksum, KnownDigestAndMissingFile) {

@@ -404,8 +404,16 @@ std::unique_ptr<dataset::Dataset> OpenMrc(const std::string& path) {
 
   const int64_t nx = header.n[0], ny = header.n[1], nz = header.n[2];
   const int64_t item = header.float16 ? 2 : SizeOf(header.dtype);
-  const int64_t needed = nx * ny * nz * item;  // each factor < 2^31: no overflow
   const int64_t size = static_cast<int64_t>(bytes.size());
+  // Three header words below 2^31 can multiply past 2^63: check before trusting the product.
+  int64_t needed = 0;
+  if (__builtin_mul_overflow(nx, ny, &needed) || __builtin_mul_overflow(needed, nz, &needed) ||
+      __builtin_mul_overflow(needed, item, &needed)) {
+    throw Error::CorruptFile(path, 0, "nx",
+                             fmt::format("absurd dimensions {} x {} x {} (mode {}): more bytes "
+                                         "than any file holds",
+                                         nz, ny, nx, header.mode));
+  }
   const std::string where = gzip ? " (decompressed)" : "";
   if (size < header.data_offset) {
     throw Error::CorruptFile(

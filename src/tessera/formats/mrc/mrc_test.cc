@@ -319,6 +319,10 @@ TEST(MrcFormat, RejectsMalformedHeadersNamingFileAndField) {
                 ErrorCode::kCorruptFile, {"nsymbt", "runs past the end"});
   EXPECT_EQ(info.field, "nsymbt");
   info = expect(std::string(), ErrorCode::kCorruptFile, {"header"});
+  // Dimensions whose product overflows 64 bits (found by fuzz/mrc_fuzz): 2^30 x 2^30 x 2^30.
+  info = expect(HeaderBuilder().Dims(1 << 30, 1 << 30, 1 << 30, 2).bytes(), ErrorCode::kCorruptFile,
+                {"absurd dimensions"});
+  EXPECT_EQ(info.field, "nx");
   ExpectError([&] { OpenMrc(dir.File("none.mrc")); }, ErrorCode::kNotFound, {"none.mrc"});
 }
 
