@@ -55,7 +55,7 @@ class MpiCliTest : public testing::CliHarness {
     return RunProgram(
         fmt::format("{} --allow-run-as-root --oversubscribe --bind-to none -n {} {}", TESSERA_MPIEXEC, ranks,
                     TESSERA_CLI),
-        args, "ASAN_OPTIONS=detect_leaks=0 " + env);
+        args, "ASAN_OPTIONS=detect_leaks=0 OMPI_MCA_btl_vader_single_copy_mechanism=none " + env);
   }
   void Generate() {
     const auto r = Tessera(fmt::format("generate 4dstem {} --scan 19x17 --frame 32x32 --dtype uint16",
