@@ -15,8 +15,8 @@ REQUIRED=(
   libtiff-dev libpng-dev zlib1g-dev
   libblosc-dev libzip-dev libzstd-dev
 )
-# Welcome but not required: HDF5 filters (bitshuffle, LZ4, Blosc, ...) for compressed test files.
-OPTIONAL=(hdf5-filter-plugin)
+# Welcome but not required: HDF5 filter plugins (LZ4, BZip2; Blosc) for compressed test files.
+OPTIONAL=(hdf5-filter-plugin hdf5-filter-plugin-blosc-serial)
 
 is_installed() {
   [[ "$(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null || true)" == installed ]]

@@ -2,6 +2,7 @@
 #include "tessera/core/convert.h"
 
 #include <complex>
+#include <cstdint>
 #include <cstring>
 #include <type_traits>
 
@@ -15,6 +16,18 @@ struct IsComplexT<std::complex<T>> : std::true_type {};
 
 template <class T>
 T ByteSwap(T value) noexcept {
+  // Whole words through the bswap builtins: the loops below then vectorise (pshufb).
+  if constexpr (!IsComplexT<T>::value && (sizeof(T) == 2 || sizeof(T) == 4 || sizeof(T) == 8)) {
+    using Word = std::conditional_t<sizeof(T) == 2, uint16_t,
+                                    std::conditional_t<sizeof(T) == 4, uint32_t, uint64_t>>;
+    Word word;
+    std::memcpy(&word, &value, sizeof(T));
+    if constexpr (sizeof(T) == 2) word = __builtin_bswap16(word);
+    if constexpr (sizeof(T) == 4) word = __builtin_bswap32(word);
+    if constexpr (sizeof(T) == 8) word = __builtin_bswap64(word);
+    std::memcpy(&value, &word, sizeof(T));
+    return value;
+  }
   unsigned char bytes[sizeof(T)];
   std::memcpy(bytes, &value, sizeof(T));
   if constexpr (IsComplexT<T>::value) {
@@ -51,6 +64,7 @@ void ConvertKernel(const void* src, bool byteswap, void* dst, int64_t count) noe
   const Src* in = static_cast<const Src*>(src);
   Dst* out = static_cast<Dst*>(dst);
   if (byteswap && sizeof(Src) > 1) {
+#pragma omp simd
     for (int64_t i = 0; i < count; ++i) out[i] = ConvertOne<Dst>(ByteSwap(in[i]));
   } else if constexpr (std::is_same_v<Src, Dst>) {
     std::memcpy(out, in, static_cast<size_t>(count) * sizeof(Src));
