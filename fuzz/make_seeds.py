@@ -2,9 +2,13 @@
 # Usage: python3 fuzz/make_seeds.py fuzz/corpus
 # Write small synthetic seed files (no third-party content: every byte is built here from the
 # format descriptions in docs/formats/ and the readers) for the file-level fuzz targets:
-# mib, tia, mrc, blo, empad, ripple, msa, tiff, tvips. Multi-file inputs join their parts with the split
+# mib, tia, mrc, blo, empad, ripple, msa, tiff, tvips, zspy. Multi-file inputs join their parts with the split
 # marker of fuzz_util.h. Deterministic: running it twice writes identical files.
 import gzip
+import io
+import json
+import zipfile
+import zlib
 import os
 import struct
 import sys
@@ -340,10 +344,66 @@ def tvips_seeds(out):
     write(out, "tvips", "v2_two_parts_u32.tvips", two)
 
 
+# ---- HyperSpy .zspy (zarr v2) as a ZipStore ----------------------------------------------------
+def zspy_zip(shape, chunks, dtype, compressor, axes, fill=0):
+    """A HyperSpy-style zip store: Experiments/scan/data (+ axis groups, metadata)."""
+    import numpy as _np  # only for the chunk bytes (run with bench/.venv/bin/python)
+    store = {".zgroup": '{"zarr_format": 2}',
+             ".zattrs": '{"file_format": "ZSpy", "file_format_version": "3.3"}',
+             "Experiments/.zgroup": '{"zarr_format": 2}',
+             "Experiments/scan/.zgroup": '{"zarr_format": 2}',
+             "Experiments/scan/metadata/.zgroup": '{"zarr_format": 2}',
+             "Experiments/scan/metadata/General/.zgroup": '{"zarr_format": 2}',
+             "Experiments/scan/metadata/General/.zattrs": '{"title": "seed"}'}
+    comp = "null" if compressor is None else json.dumps(compressor)
+    store["Experiments/scan/data/.zarray"] = (
+        '{"zarr_format": 2, "shape": %s, "chunks": %s, "dtype": "%s", "order": "C", '
+        '"compressor": %s, "fill_value": %d, "filters": null}'
+        % (json.dumps(list(shape)), json.dumps(list(chunks)), dtype, comp, fill))
+    for i, axis in enumerate(axes):
+        store["Experiments/scan/axis-%d/.zgroup" % i] = '{"zarr_format": 2}'
+        store["Experiments/scan/axis-%d/.zattrs" % i] = json.dumps(axis)
+    data = _np.arange(int(_np.prod(shape)), dtype=dtype).reshape(shape) % 97
+    grid = [range(0, n, c) for n, c in zip(shape, chunks)]
+    import itertools
+    for corner in itertools.product(*grid):
+        block = _np.zeros(chunks, dtype=dtype)
+        part = data[tuple(slice(a, a + c) for a, c in zip(corner, chunks))]
+        block[tuple(slice(0, n) for n in part.shape)] = part
+        raw = block.tobytes()
+        if compressor is not None:
+            raw = zlib.compress(raw, compressor.get("level", 1))
+        key = ".".join(str(a // c) for a, c in zip(corner, chunks))
+        store["Experiments/scan/data/" + key] = raw
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as z:
+        for name in sorted(store):
+            info = zipfile.ZipInfo(name, date_time=(2024, 1, 1, 0, 0, 0))
+            z.writestr(info, store[name])
+    return out.getvalue()
+
+
+def zspy_seeds(out):
+    try:
+        import numpy  # noqa: F401
+    except ImportError:
+        print("make_seeds: numpy missing, zspy seeds not written", file=sys.stderr)
+        return
+    nav = {"name": "y", "scale": 2.5, "offset": -1, "units": "nm", "navigate": True, "size": 3}
+    ky = {"name": "ky", "scale": 0.1, "offset": 0, "units": "1/nm", "navigate": False, "size": 4}
+    kx = {"name": "_None_", "scale": 1, "offset": 0, "units": "_None_", "navigate": False,
+          "size": 5}
+    write(out, "zspy", "u16_3x4x5_raw_chunks.zspy",
+          zspy_zip((3, 4, 5), (2, 4, 5), "<u2", None, [nav, ky, kx]))
+    write(out, "zspy", "f4_zlib_4x3.zspy",
+          zspy_zip((4, 3), (3, 2), "<f4", {"id": "zlib", "level": 1},
+                   [dict(nav, size=4), dict(ky, size=3)]))
+
+
 def main():
     out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "corpus")
     for make in (mib_seeds, tia_seeds, mrc_seeds, blo_seeds, empad_seeds, ripple_seeds, msa_seeds,
-                 tiff_seeds, tvips_seeds):
+                 tiff_seeds, tvips_seeds, zspy_seeds):
         make(out)
 
 

@@ -43,9 +43,11 @@ for target in "${targets[@]}"; do
     ${TESSERA_FUZZ_FLAGS:-} -print_final_stats=1 -artifact_prefix="fuzz/findings/${target}/" \
     "${work}/corpus/${target}" "fuzz/corpus/${target}" >"${log}" 2>&1 || true
   runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "${log}" | tail -1)
+  # -fork mode prints no final stats: take the last "#RUNS:" status line.
+  [[ -n "${runs}" ]] || runs=$(grep -oE '^#[0-9]+' "${log}" | tail -1 | tr -d '#' || true)
   cov=$(grep -oE 'cov: [0-9]+ ft: [0-9]+' "${log}" | tail -1 || true)
   corpus=$(grep -oE 'corp: [0-9]+/[0-9]+[a-zA-Z]*' "${log}" | tail -1 || true)
-  findings=$(find "fuzz/findings/${target}" -type f ! -name README.md | wc -l)
+  findings=$(find "fuzz/findings/${target}" -type f ! -name README.md 2>/dev/null | wc -l || true)
   echo "${target}: ${seconds} s, ${runs:-?} runs, ${cov:-cov ?}, ${corpus:-corp ?}, findings ${findings}"
   rmdir "fuzz/findings/${target}" 2>/dev/null || true
 done

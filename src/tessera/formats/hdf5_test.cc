@@ -218,9 +218,17 @@ TEST(Hdf5Format, RejectsMissingAndMalformedInput) {
   TempDir dir;
   const std::string path = dir.File("flat.h5");
   AddDataset(path, {.name = "/entry/image", .dims = {10, 12}}, Ramp(120), true);
-  auto info = ExpectError([&] { OpenHdf5(path); }, ErrorCode::kNotFound,
-                          {path, "3 or more dimensions", "/entry/image (10, 12) uint16"});
-  EXPECT_EQ(info.file, path);
+  // No stack in the file: the single image opens.
+  EXPECT_EQ(OpenHdf5(path)->meta().shape, Shape({}, {10, 12}));
+  const std::string empty = dir.File("empty.h5");
+  {
+    const hid_t file = H5Fcreate(empty.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    H5Gclose(H5Gcreate2(file, "/entry", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
+    H5Fclose(file);
+  }
+  auto info = ExpectError([&] { OpenHdf5(empty); }, ErrorCode::kNotFound,
+                          {empty, "no numeric dataset", "no datasets at all"});
+  EXPECT_EQ(info.file, empty);
   info = ExpectError([&] { OpenHdf5(path + ":/entry/nope"); }, ErrorCode::kNotFound,
                      {path, "/entry/nope"});
   EXPECT_EQ(info.file, path);
@@ -495,6 +503,43 @@ TEST(Hdf5Filters, DebianPluginFolderIsSearched) {
 }
 
 }  // namespace filters
+
+TEST(Hdf5Format, WithoutStacksPrefersHyperSpySignalThenLargest) {
+  TempDir dir;
+  const std::string path = dir.File("spectrum.hspy");
+  AddDataset(path, {.name = "/Experiments/EELS/data", .file_type = H5T_IEEE_F32LE, .dims = {40}},
+             Ramp(40), true);
+  AddDataset(path, {.name = "/Experiments/EELS/metadata/big", .dims = {100}}, Ramp(100));
+  const auto ds = OpenHdf5(path);
+  EXPECT_EQ(ds->meta().shape, Shape({}, {40}));
+  EXPECT_EQ(ds->meta().dtype, DType::kFloat32);
+  const std::string other = dir.File("other.h5");
+  AddDataset(other, {.name = "/small", .dims = {3}}, Ramp(3), true);
+  AddDataset(other, {.name = "/image", .dims = {6, 7}}, Ramp(42));
+  EXPECT_EQ(OpenHdf5(other)->meta().shape, Shape({}, {6, 7}));
+}
+
+TEST(Hdf5RealFiles, HyperSpySpectraAndImagesOpenWithoutAPath) {
+  const auto data = testing::TestDataDir();
+  if (!data || !std::filesystem::is_directory(*data + "/hspy")) GTEST_SKIP() << "no shared data";
+  for (const std::string name : {"hspy/Cr_L_cl.hspy", "hspy/example2_v3.1.hspy",
+                                 "hspy/1D_EDS_TEM_Spectrum.hspy", "emd/berkeley/Acquisition_18.emd"}) {
+    SCOPED_TRACE(name);
+    const std::string path = *data + "/" + name;
+    std::ifstream in(path + ".expected.json");
+    const auto signal = nlohmann::json::parse(in)["signals"][0];
+    const auto ds = testing::Builtins().Open(path, {});
+    EXPECT_EQ(ds->meta().shape.dims(), signal["shape"].get<std::vector<int64_t>>());
+    const testing::Stats stats = testing::ReadStats(*ds);
+    const double sum = signal["stats"]["sum"].get<double>();
+    EXPECT_NEAR(stats.sum, sum, std::abs(sum) * 1e-9);
+    const auto& axes = signal["axes"];
+    for (size_t i = 0; i < axes.size(); ++i) {
+      EXPECT_NEAR(ds->meta().axes[i].scale, axes[i]["scale"].get<double>(),
+                  std::abs(axes[i]["scale"].get<double>()) * 1e-6);
+    }
+  }
+}
 
 // ---- NeXus tomography ----
 

@@ -103,12 +103,30 @@ std::string FindDefaultDataset(hid_t file, const std::string& file_path) {
       best_size = size;
     }
   }
+  if (best == nullptr) {
+    // No stack: a single image or spectrum. HyperSpy's signal (/Experiments/<title>/data) first,
+    // else the numeric dataset with the most elements (Berkeley EMD's data beside its dim vectors).
+    const auto hyperspy = [](const std::string& path) {
+      return path.starts_with("/Experiments/") && path.ends_with("/data");
+    };
+    bool best_hyperspy = false;
+    for (const auto& info : infos) {
+      if (info.dims.empty() || !info.dtype) continue;
+      const int64_t size = Product(info.dims);
+      const bool is_hyperspy = hyperspy(info.path);
+      if ((is_hyperspy && !best_hyperspy) || (is_hyperspy == best_hyperspy && size > best_size)) {
+        best = &info;
+        best_size = size;
+        best_hyperspy = is_hyperspy;
+      }
+    }
+  }
   H5Eclear2(H5E_DEFAULT);
   if (best == nullptr) {
     throw Error(ErrorInfo{
         .code = ErrorCode::kNotFound,
-        .message = fmt::format("no numeric dataset with 3 or more dimensions (found: {}); give "
-                               "the dataset as {}:/path/to/dataset",
+        .message = fmt::format("no numeric dataset (found: {}); give the dataset as "
+                               "{}:/path/to/dataset",
                                DescribeList(infos), file_path),
         .file = file_path,
         .field = "dataset"});
