@@ -321,7 +321,8 @@ class TagParser {
     if (type == kTagStruct) {
       if (entries < 3) bad_info();
       const uint64_t fields = info[2];
-      if (entries != 3 + 2 * fields) bad_info();
+      // Compare without multiplying a file value: 3 + 2 * fields wraps for fields >= 2^63.
+      if (fields > (entries - 3) / 2 || entries != 3 + 2 * fields) bad_info();
       std::vector<uint64_t> field_types;
       for (uint64_t f = 0; f < fields; ++f) field_types.push_back(info[4 + 2 * f]);
       return ParseStruct(std::move(label), field_types, info_offset);
@@ -332,7 +333,7 @@ class TagParser {
       if (elem == kTagStruct) {
         if (entries < 5) bad_info();
         const uint64_t fields = info[3];
-        if (entries != 5 + 2 * fields) bad_info();
+        if (fields > (entries - 5) / 2 || entries != 5 + 2 * fields) bad_info();
         std::vector<uint64_t> field_types;
         int64_t struct_size = 0;
         for (uint64_t f = 0; f < fields; ++f) {

@@ -594,6 +594,24 @@ Page ParsePage(const TiffBytes& t, const Ifd& ifd, int64_t index) {
                       index, p.tiled ? "tile" : "strip", s, at, stored, size));
     }
   }
+  // A compressed segment cannot expand without bound: no TIFF codec exceeds 1:32768 (zstd RLE
+  // blocks; Deflate 1:1032, LZW about 1:2730), so a page whose strips claim more is lying, and is
+  // refused before a buffer of that size is allocated to decode it.
+  constexpr int64_t kMaxExpansion = int64_t{1} << 16;
+  if (p.compression != 1) {
+    for (int64_t s = 0; s < expected; ++s) {
+      const auto stored = static_cast<int64_t>(std::min<uint64_t>(p.counts[static_cast<size_t>(s)],
+                                                                  uint64_t{1} << 40));
+      if (segment_bytes(s) > (stored + 1) * kMaxExpansion) {
+        throw Error::CorruptFile(
+            path, Find(ifd, counts_tag)->entry_offset, TagName(counts_tag),
+            fmt::format("page {}: {} {} of {} compressed bytes would decode to {} bytes, more than "
+                        "{} ({}) can expand",
+                        index, p.tiled ? "tile" : "strip", s, stored, segment_bytes(s),
+                        CompressionName(p.compression), p.compression));
+      }
+    }
+  }
   // Uncompressed pages stored as one run in image order are served straight from the mapping.
   if (p.compression == 1 && !p.tiled && p.predictor == 1 && (p.fill_order == 1 || p.bits > 8)) {
     p.contiguous = true;
