@@ -5,6 +5,7 @@
 #include <cctype>
 #include <cstring>
 #include <optional>
+#include <span>
 #include <string_view>
 
 #include <fmt/format.h>
@@ -17,6 +18,7 @@
 #include "tessera/formats/hdf5/hdf5_internal.h"
 #include "tessera/formats/mapped_array_internal.h"
 #include "tessera/formats/params_internal.h"
+#include "tessera/formats/tiff/frame_table_internal.h"
 #include "tessera/io/mapped_file.h"
 
 namespace tessera::formats {
@@ -261,6 +263,65 @@ int64_t ChunkDepth(std::span<const int64_t> nav, std::span<const hsize_t> chunk)
     if (chunk[i] != 1) return 1;
   }
   return static_cast<int64_t>(chunk[partial]) * Product(nav.subspan(partial + 1));
+}
+
+/// Return the file that holds `dset`'s data (another file behind an external link).
+std::string DataFileOf(hid_t dset, const std::string& file_path) {
+  const ssize_t name_len = H5Fget_name(dset, nullptr, 0);
+  std::string data_file(static_cast<size_t>(std::max<ssize_t>(name_len, 0)), '\0');
+  if (name_len > 0) H5Fget_name(dset, data_file.data(), data_file.size() + 1);
+  return data_file.empty() ? file_path : data_file;
+}
+
+/// Where each frame of an unfiltered chunked dataset lies in `file`, when every chunk holds whole
+/// frames (its signal extent is the whole frame): a chunk is a C-order block of frames, so frame
+/// f sits at its chunk's address plus its place inside the chunk. Nothing when a chunk is not
+/// allocated (fill values), is not where the file could hold it, or HDF5 cannot say where it is.
+std::optional<std::vector<internal::FrameSource>> ChunkedFrameSources(
+    hid_t dset, std::span<const hsize_t> chunk, const Shape& shape, DType dtype,
+    int64_t file_size) {
+  const auto nav = shape.nav();
+  const auto sig = shape.sig();
+  const int nav_dims = shape.nav_dims();
+  if (nav_dims == 0 || static_cast<int>(chunk.size()) != nav_dims + shape.sig_dims()) return {};
+  for (int i = 0; i < shape.sig_dims(); ++i) {
+    if (static_cast<int64_t>(chunk[static_cast<size_t>(nav_dims + i)]) != sig[i]) return {};
+  }
+  const int64_t frame_bytes = shape.sig_size() * SizeOf(dtype);
+  int64_t chunk_frames = 1;
+  for (int i = 0; i < nav_dims; ++i) chunk_frames *= static_cast<int64_t>(chunk[static_cast<size_t>(i)]);
+  const int64_t chunk_bytes = chunk_frames * frame_bytes;
+  std::vector<internal::FrameSource> frames(static_cast<size_t>(shape.nav_size()));
+  std::vector<hsize_t> origin(chunk.size(), 0), last_origin;
+  std::vector<int64_t> coord(static_cast<size_t>(nav_dims), 0);
+  haddr_t address = HADDR_UNDEF;
+  for (int64_t f = 0; f < shape.nav_size(); ++f) {
+    int64_t local = 0;
+    for (int i = 0; i < nav_dims; ++i) {
+      const auto c = static_cast<int64_t>(chunk[static_cast<size_t>(i)]);
+      origin[static_cast<size_t>(i)] = static_cast<hsize_t>(coord[static_cast<size_t>(i)] / c * c);
+      local = local * c + coord[static_cast<size_t>(i)] % c;
+    }
+    if (origin != last_origin) {
+      unsigned filter_mask = 0;
+      hsize_t size = 0;
+      address = HADDR_UNDEF;
+      if (H5Dget_chunk_info_by_coord(dset, origin.data(), &filter_mask, &address, &size) < 0 ||
+          address == HADDR_UNDEF || static_cast<int64_t>(size) != chunk_bytes ||
+          address > static_cast<haddr_t>(file_size) ||
+          static_cast<haddr_t>(file_size) - address < static_cast<haddr_t>(chunk_bytes)) {
+        H5Eclear2(H5E_DEFAULT);
+        return {};
+      }
+      last_origin = origin;
+    }
+    frames[static_cast<size_t>(f)] = {.file = 0, .offset = static_cast<int64_t>(address) + local * frame_bytes};
+    for (int i = nav_dims - 1; i >= 0; --i) {  // next frame in C order
+      if (++coord[static_cast<size_t>(i)] < nav[i]) break;
+      coord[static_cast<size_t>(i)] = 0;
+    }
+  }
+  return frames;
 }
 
 /// A dataset read through H5Dread: chunked, compressed, big-endian or otherwise not mappable.
@@ -839,10 +900,7 @@ std::unique_ptr<dataset::Dataset> OpenHdf5(const std::string& path, int sig_dims
       H5Pget_external_count(dcpl.get()) == 0 && offset != HADDR_UNDEF) {
     // The data lies as one C-order block in the file that holds the dataset (which differs
     // from `file_path` behind an external link): map it.
-    const ssize_t name_len = H5Fget_name(dset.get(), nullptr, 0);
-    std::string data_file(static_cast<size_t>(std::max<ssize_t>(name_len, 0)), '\0');
-    if (name_len > 0) H5Fget_name(dset.get(), data_file.data(), data_file.size() + 1);
-    if (data_file.empty()) data_file = file_path;
+    const std::string data_file = DataFileOf(dset.get(), file_path);
     auto mapped = io::MappedFile::Open(data_file);
     const int64_t needed = meta.shape.size() * SizeOf(meta.dtype);
     const auto start = static_cast<int64_t>(offset);
@@ -861,6 +919,29 @@ std::unique_ptr<dataset::Dataset> OpenHdf5(const std::string& path, int sig_dims
     if (!selection) return mapped_ds;
     return std::make_unique<FrameSelectionDataset>(std::move(selected_meta), std::move(mapped_ds),
                                                    std::move(*selection));
+  }
+  if (layout == H5D_CHUNKED && H5Pget_nfilters(dcpl.get()) == 0 &&
+      H5Pget_external_count(dcpl.get()) == 0 && rank > 0) {
+    // Uncompressed chunks of whole frames: serve the frames from the mapping (zero copy for
+    // runs of frames that lie back to back, as chunks written in order do), not via H5Dread.
+    std::vector<hsize_t> chunk(static_cast<size_t>(rank));
+    const std::string data_file = DataFileOf(dset.get(), file_path);
+    auto mapped = io::MappedFile::Open(data_file);
+    if (H5Pget_chunk(dcpl.get(), rank, chunk.data()) == rank) {
+      if (auto frames = ChunkedFrameSources(dset.get(), chunk, meta.shape, meta.dtype,
+                                            mapped->size())) {
+        if (data_file != file_path) {
+          meta.files.push_back(dataset::InputFile{.path = data_file, .size = mapped->size()});
+        }
+        const bool byteswap = info.big_endian == internal::kHostLittleEndian;
+        auto table_ds = std::make_unique<internal::FrameTableDataset>(
+            std::move(meta), std::vector<std::shared_ptr<const io::MappedFile>>{mapped},
+            std::move(*frames), byteswap, native_depth);
+        if (!selection) return table_ds;
+        return std::make_unique<FrameSelectionDataset>(std::move(selected_meta),
+                                                       std::move(table_ds), std::move(*selection));
+      }
+    }
   }
   auto read_ds = std::make_unique<Hdf5Dataset>(std::move(meta), file_path, h5path,
                                                std::move(file), std::move(dset), native_depth);

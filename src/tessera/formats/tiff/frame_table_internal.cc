@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include "tessera/formats/tiff/frame_table_internal.h"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include "tessera/core/convert.h"
@@ -11,12 +13,14 @@ namespace tessera::formats::internal {
 
 FrameTableDataset::FrameTableDataset(dataset::DatasetMeta meta,
                                      std::vector<std::shared_ptr<const io::MappedFile>> files,
-                                     std::vector<FrameSource> frames, bool byteswap)
+                                     std::vector<FrameSource> frames, bool byteswap,
+                                     int64_t native_depth)
     : meta_(std::move(meta)),
       files_(std::move(files)),
       frames_(std::move(frames)),
       frame_bytes_(meta_.shape.sig_size() * SizeOf(meta_.dtype)),
-      byteswap_(byteswap && SizeOf(meta_.dtype) > 1) {
+      byteswap_(byteswap && SizeOf(meta_.dtype) > 1),
+      native_depth_(std::max<int64_t>(native_depth, 1)) {
   TESSERA_DCHECK(static_cast<int64_t>(frames_.size()) == meta_.shape.nav_size(),
                  "one frame source per frame");
 }

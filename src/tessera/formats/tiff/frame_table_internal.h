@@ -20,14 +20,17 @@ struct FrameSource {
 /// TIFF pages (one per IFD, anywhere in the file), directories of single-page TIFFs, TVIPS
 /// records (a frame header between frames). Frames are served zero copy when they lie in native
 /// byte order, are aligned, and a requested range is contiguous in one file; else they are
-/// decoded with ConvertFromFile. The caller has checked that every frame lies inside its file.
+/// decoded with ConvertFromFile; also the frames of uncompressed HDF5 chunks. The caller has
+/// checked that every frame lies inside its file.
 class FrameTableDataset final : public dataset::Dataset {
  public:
   FrameTableDataset(dataset::DatasetMeta meta,
                     std::vector<std::shared_ptr<const io::MappedFile>> files,
-                    std::vector<FrameSource> frames, bool byteswap);
+                    std::vector<FrameSource> frames, bool byteswap, int64_t native_depth = 1);
 
   const dataset::DatasetMeta& meta() const override { return meta_; }
+  /// Frames stored together (an HDF5 chunk of k frames), for tiles that do not cut them.
+  int64_t native_depth() const override { return native_depth_; }
   const std::byte* DirectFrames(int64_t frame_begin, int64_t frame_end) const override;
   void ReadFrames(int64_t frame_begin, int64_t frame_end, dataset::SigRange sig, void* dst,
                   DType dst_dtype) const override;
@@ -41,6 +44,7 @@ class FrameTableDataset final : public dataset::Dataset {
   std::vector<FrameSource> frames_;
   int64_t frame_bytes_ = 0;
   bool byteswap_ = false;
+  int64_t native_depth_ = 1;
 };
 
 }  // namespace tessera::formats::internal

@@ -415,8 +415,10 @@ std::map<std::string, std::string> TitlesByUuid(hid_t file, const std::string& f
       {"CameraInputOperation", "cameraName"},
       {"StemInputOperation", "detector"},
   };
-  for (const auto& [op, key] : kOperations) {
-    const std::string group = std::string("/Operations/") + op;
+  for (const auto& operation : kOperations) {
+    // Named members, not a structured binding: clang 14 (the fuzz preset) cannot capture those.
+    const char* key = operation.second;
+    const std::string group = std::string("/Operations/") + operation.first;
     for (const auto& name : ListGroup(file, group)) {
       best_effort([&] {
         const json v = ReadJson(file, file_path, group + "/" + name);
