@@ -20,6 +20,7 @@
 #include "tessera/dataset/synthetic.h"
 #include "tessera/formats/format_registry.h"
 #include "tessera/formats/npy/npy_format.h"
+#include "tests/cli_harness.h"
 
 namespace tessera {
 namespace {
@@ -27,43 +28,13 @@ namespace {
 namespace fs = std::filesystem;
 using json = nlohmann::json;
 
-struct CliResult {
-  int exit_code = -1;
-  std::string out;
-  std::string err;
-};
+using testing::CliResult;
 
-class CliTest : public ::testing::Test {
+class CliTest : public testing::CliHarness {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           fmt::format("tessera-e2e-{}-{}", ::getpid(),
-                       ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-
-  std::string Path(const std::string& name) const { return (dir_ / name).string(); }
-
+  /// Run the `tessera` command with `args` (see CliHarness::RunProgram).
   CliResult Run(const std::string& args, const std::string& env = "") const {
-    const std::string out = Path("stdout.txt");
-    const std::string err = Path("stderr.txt");
-    const std::string command =
-        fmt::format("{} {} {} < /dev/null > {} 2> {}", env, TESSERA_CLI, args, out, err);
-    const int status = std::system(command.c_str());
-    CliResult result;
-    result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    result.out = Slurp(out);
-    result.err = Slurp(err);
-    return result;
-  }
-
-  static std::string Slurp(const std::string& path) {
-    std::ifstream in(path);
-    std::stringstream buffer;
-    buffer << in.rdbuf();
-    return buffer.str();
+    return RunProgram(TESSERA_CLI, args, env);
   }
 
   /// Read any file Tessera can open into a float64 vector, and its shape.
@@ -90,8 +61,6 @@ class CliTest : public ::testing::Test {
     std::sort(names.begin(), names.end());
     return names;
   }
-
-  fs::path dir_;
 };
 
 dataset::SyntheticParams SmallParams(DType dtype) {

@@ -50,6 +50,21 @@ void CheckReadRange(const dataset::DatasetMeta& meta, int64_t frame_begin, int64
   }
 }
 
+void CheckRead(const dataset::DatasetMeta& meta, int64_t frame_begin, int64_t frame_end,
+               dataset::SigRange sig, DType dst_dtype) {
+  CheckReadRange(meta, frame_begin, frame_end, sig);
+  if (!CanConvert(meta.dtype, dst_dtype)) {
+    throw Error::Unsupported(
+        fmt::format("cannot convert {} to {}", Name(meta.dtype), Name(dst_dtype)), meta.path);
+  }
+}
+
+bool BeginRead(const dataset::DatasetMeta& meta, int64_t frame_begin, int64_t frame_end,
+               dataset::SigRange sig, DType dst_dtype) {
+  CheckRead(meta, frame_begin, frame_end, sig, dst_dtype);
+  return frame_begin != frame_end && sig.size() != 0;
+}
+
 MappedArrayDataset::MappedArrayDataset(dataset::DatasetMeta meta,
                                        std::shared_ptr<const io::MappedFile> file,
                                        int64_t data_offset, bool byteswap, int64_t native_depth)
@@ -75,12 +90,7 @@ const std::byte* MappedArrayDataset::DirectFrames(int64_t frame_begin, int64_t f
 
 void MappedArrayDataset::ReadFrames(int64_t frame_begin, int64_t frame_end, dataset::SigRange sig,
                                     void* dst, DType dst_dtype) const {
-  CheckReadRange(meta_, frame_begin, frame_end, sig);
-  if (!CanConvert(meta_.dtype, dst_dtype)) {
-    throw Error::Unsupported(
-        fmt::format("cannot convert {} to {}", Name(meta_.dtype), Name(dst_dtype)), meta_.path);
-  }
-  if (frame_end == frame_begin || sig.size() == 0) return;
+  if (!BeginRead(meta_, frame_begin, frame_end, sig, dst_dtype)) return;
   const int64_t item = SizeOf(meta_.dtype);
   const std::byte* base = file_->bytes().data() + data_offset_;
   const int64_t sig_size = meta_.shape.sig_size();

@@ -45,6 +45,16 @@ class MappedArrayDataset final : public dataset::Dataset {
 void CheckReadRange(const dataset::DatasetMeta& meta, int64_t frame_begin, int64_t frame_end,
                     dataset::SigRange sig);
 
+/// The checks that open every ReadFrames: CheckReadRange, then throw kUnsupported unless
+/// `meta.dtype` converts to `dst_dtype`.
+void CheckRead(const dataset::DatasetMeta& meta, int64_t frame_begin, int64_t frame_end,
+               dataset::SigRange sig, DType dst_dtype);
+
+/// CheckRead, then return whether [frame_begin, frame_end) x `sig` holds any element (false:
+/// nothing to read, the caller returns).
+[[nodiscard]] bool BeginRead(const dataset::DatasetMeta& meta, int64_t frame_begin,
+                             int64_t frame_end, dataset::SigRange sig, DType dst_dtype);
+
 /// Return whether the host is little-endian (the byte order Tessera writes).
 constexpr bool kHostLittleEndian = __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__;
 

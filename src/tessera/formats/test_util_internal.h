@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -103,17 +104,38 @@ struct Stats {
   double max = -std::numeric_limits<double>::infinity();
 };
 
-inline Stats ReadStats(const dataset::Dataset& ds) {
-  const int64_t frames = ds.meta().shape.nav_size(), sig = ds.meta().shape.sig_size();
-  std::vector<double> out(static_cast<size_t>(frames * sig));
-  ds.ReadFrames(0, frames, {0, sig}, out.data(), DType::kFloat64);
+/// Read frames [frame_begin, frame_end) of `ds` as float64.
+inline std::vector<double> ReadAll(const dataset::Dataset& ds, int64_t frame_begin,
+                                   int64_t frame_end) {
+  const int64_t sig = ds.meta().shape.sig_size();
+  std::vector<double> out(static_cast<size_t>((frame_end - frame_begin) * sig));
+  ds.ReadFrames(frame_begin, frame_end, {0, sig}, out.data(), DType::kFloat64);
+  return out;
+}
+
+/// Read every frame of `ds` as float64.
+inline std::vector<double> ReadAll(const dataset::Dataset& ds) {
+  return ReadAll(ds, 0, ds.meta().shape.nav_size());
+}
+
+/// Stats of frames [frame_begin, frame_end) of `ds`.
+inline Stats ReadStats(const dataset::Dataset& ds, int64_t frame_begin, int64_t frame_end) {
   Stats stats;
-  for (const double v : out) {
+  for (const double v : ReadAll(ds, frame_begin, frame_end)) {
     stats.sum += v;
     stats.min = std::min(stats.min, v);
     stats.max = std::max(stats.max, v);
   }
   return stats;
+}
+
+inline Stats ReadStats(const dataset::Dataset& ds) {
+  return ReadStats(ds, 0, ds.meta().shape.nav_size());
+}
+
+/// Expect `actual` within a relative 1e-9 (absolute 1e-12) of `expected`.
+inline void ExpectClose(double actual, double expected, const std::string& what = "") {
+  EXPECT_NEAR(actual, expected, 1e-9 * std::abs(expected) + 1e-12) << what;
 }
 
 /// Return the shared test data directory, or nullopt when absent.

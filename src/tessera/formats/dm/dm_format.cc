@@ -598,13 +598,8 @@ class DmSpectrumImageDataset final : public dataset::Dataset {
 
   void ReadFrames(int64_t frame_begin, int64_t frame_end, dataset::SigRange sig, void* dst,
                   DType dst_dtype) const override {
-    internal::CheckReadRange(meta_, frame_begin, frame_end, sig);
-    if (!CanConvert(meta_.dtype, dst_dtype)) {
-      throw Error::Unsupported(
-          fmt::format("cannot convert {} to {}", Name(meta_.dtype), Name(dst_dtype)), meta_.path);
-    }
+    if (!internal::BeginRead(meta_, frame_begin, frame_end, sig, dst_dtype)) return;
     const int64_t count = (frame_end - frame_begin) * sig.size();
-    if (count == 0) return;
     const int64_t item = SizeOf(meta_.dtype);
     const int64_t spatial = meta_.shape.nav_size();
     std::vector<uint64_t> gathered(static_cast<size_t>((count * item + 7) / 8));
@@ -643,11 +638,7 @@ class DmPackedComplexDataset final : public dataset::Dataset {
 
   void ReadFrames(int64_t frame_begin, int64_t frame_end, dataset::SigRange sig, void* dst,
                   DType dst_dtype) const override {
-    internal::CheckReadRange(meta_, frame_begin, frame_end, sig);
-    if (!CanConvert(meta_.dtype, dst_dtype)) {
-      throw Error::Unsupported(
-          fmt::format("cannot convert {} to {}", Name(meta_.dtype), Name(dst_dtype)), meta_.path);
-    }
+    internal::CheckRead(meta_, frame_begin, frame_end, sig, dst_dtype);
     if (meta_.dtype == DType::kComplex64) {
       Read<std::complex<float>>(frame_begin, frame_end, sig, dst, dst_dtype);
     } else {

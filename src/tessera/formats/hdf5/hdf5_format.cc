@@ -347,12 +347,7 @@ class Hdf5Dataset final : public dataset::Dataset {
 
   void ReadFrames(int64_t frame_begin, int64_t frame_end, dataset::SigRange sig, void* dst,
                   DType dst_dtype) const override {
-    internal::CheckReadRange(meta_, frame_begin, frame_end, sig);
-    if (!CanConvert(meta_.dtype, dst_dtype)) {
-      throw Error::Unsupported(
-          fmt::format("cannot convert {} to {}", Name(meta_.dtype), Name(dst_dtype)), meta_.path);
-    }
-    if (frame_end == frame_begin || sig.size() == 0) return;
+    if (!internal::BeginRead(meta_, frame_begin, frame_end, sig, dst_dtype)) return;
     const auto sig_shape = meta_.shape.sig();
     const int sig_dims = meta_.shape.sig_dims();
     const int64_t sig_size = meta_.shape.sig_size();

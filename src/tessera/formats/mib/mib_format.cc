@@ -167,11 +167,7 @@ class MibDataset final : public dataset::Dataset {
 
   void ReadFrames(int64_t frame_begin, int64_t frame_end, dataset::SigRange sig, void* dst,
                   DType dst_dtype) const override {
-    internal::CheckReadRange(meta_, frame_begin, frame_end, sig);
-    if (!CanConvert(meta_.dtype, dst_dtype)) {
-      throw Error::Unsupported(
-          fmt::format("cannot convert {} to {}", Name(meta_.dtype), Name(dst_dtype)), meta_.path);
-    }
+    internal::CheckRead(meta_, frame_begin, frame_end, sig, dst_dtype);
     const int64_t item = SizeOf(meta_.dtype);
     const int64_t out_frame_bytes = sig.size() * SizeOf(dst_dtype);
     auto* out = static_cast<std::byte*>(dst);

@@ -24,6 +24,7 @@ namespace {
 using testing::ExpectError;
 using testing::TempDir;
 using testing::WriteBytes;
+using testing::ReadAll;
 
 using Image = std::vector<std::vector<uint32_t>>;  // [row][column]
 
@@ -260,13 +261,6 @@ std::string RawHeader(int64_t sequence, int64_t chips, int64_t width, int64_t he
   if (mq1a) text += fmt::format("MQ1A,2021-04-15T14:01:38.996867651Z,1000000ns,{},", depth);
   text.resize(kHeaderBytes, '\0');
   return text;
-}
-
-std::vector<double> ReadAll(const dataset::Dataset& ds) {
-  const int64_t frames = ds.meta().shape.nav_size(), sig = ds.meta().shape.sig_size();
-  std::vector<double> out(static_cast<size_t>(frames * sig));
-  ds.ReadFrames(0, frames, {0, sig}, out.data(), DType::kFloat64);
-  return out;
 }
 
 TEST(MibRaw, OpensSingleAndQuadFilesOfEveryDepth) {

@@ -24,6 +24,7 @@ namespace {
 using testing::ExpectError;
 using testing::TempDir;
 using testing::WriteBytes;
+using testing::ReadAll;
 
 constexpr int64_t kHeaderBytes = 384;
 
@@ -60,14 +61,6 @@ std::string MakeMib(int64_t frames, int64_t width, int64_t height, const std::st
 }
 
 std::vector<int64_t> Dims(std::span<const int64_t> dims) { return {dims.begin(), dims.end()}; }
-
-std::vector<double> ReadAll(const dataset::Dataset& ds) {
-  const int64_t frames = ds.meta().shape.nav_size();
-  const int64_t sig = ds.meta().shape.sig_size();
-  std::vector<double> out(static_cast<size_t>(frames * sig));
-  ds.ReadFrames(0, frames, {0, sig}, out.data(), DType::kFloat64);
-  return out;
-}
 
 FormatRegistry Registry() {
   FormatRegistry registry;

@@ -196,12 +196,7 @@ class DecodedMrcDataset final : public dataset::Dataset {
 
   void ReadFrames(int64_t frame_begin, int64_t frame_end, dataset::SigRange sig, void* dst,
                   DType dst_dtype) const override {
-    internal::CheckReadRange(meta_, frame_begin, frame_end, sig);
-    if (!CanConvert(meta_.dtype, dst_dtype)) {
-      throw Error::Unsupported(
-          fmt::format("cannot convert {} to {}", Name(meta_.dtype), Name(dst_dtype)),
-          meta_.path);
-    }
+    internal::CheckRead(meta_, frame_begin, frame_end, sig, dst_dtype);
     const int64_t sig_size = meta_.shape.sig_size();
     const int64_t count = sig.size();
     const int64_t out_frame_bytes = count * SizeOf(dst_dtype);

@@ -23,10 +23,7 @@ using testing::ReadStats;
 using testing::Stats;
 using testing::TempDir;
 using testing::WriteBytes;
-
-void ExpectClose(double actual, double expected) {
-  EXPECT_NEAR(actual, expected, 1e-9 * std::abs(expected) + 1e-12);
-}
+using testing::ExpectClose;
 
 // ---- real files from ../shared/data/tia ----
 

@@ -53,12 +53,7 @@ const std::byte* FrameTableDataset::DirectFrames(int64_t frame_begin, int64_t fr
 
 void FrameTableDataset::ReadFrames(int64_t frame_begin, int64_t frame_end, dataset::SigRange sig,
                                    void* dst, DType dst_dtype) const {
-  CheckReadRange(meta_, frame_begin, frame_end, sig);
-  if (!CanConvert(meta_.dtype, dst_dtype)) {
-    throw Error::Unsupported(
-        fmt::format("cannot convert {} to {}", Name(meta_.dtype), Name(dst_dtype)), meta_.path);
-  }
-  if (frame_end == frame_begin || sig.size() == 0) return;
+  if (!BeginRead(meta_, frame_begin, frame_end, sig, dst_dtype)) return;
   const int64_t item = SizeOf(meta_.dtype);
   auto* out = static_cast<std::byte*>(dst);
   const int64_t out_frame_bytes = sig.size() * SizeOf(dst_dtype);

@@ -1213,12 +1213,7 @@ class DecodedTiffDataset final : public dataset::Dataset {
 
   void ReadFrames(int64_t frame_begin, int64_t frame_end, dataset::SigRange sig, void* dst,
                   DType dst_dtype) const override {
-    internal::CheckReadRange(meta_, frame_begin, frame_end, sig);
-    if (!CanConvert(meta_.dtype, dst_dtype)) {
-      throw Error::Unsupported(
-          fmt::format("cannot convert {} to {}", Name(meta_.dtype), Name(dst_dtype)), meta_.path);
-    }
-    if (frame_end == frame_begin || sig.size() == 0) return;
+    if (!internal::BeginRead(meta_, frame_begin, frame_end, sig, dst_dtype)) return;
     const int64_t item = SizeOf(meta_.dtype);
     const int64_t frame_bytes = meta_.shape.sig_size() * item;
     // uint64 storage keeps the page buffer aligned for every dtype.

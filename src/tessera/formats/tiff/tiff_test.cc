@@ -25,10 +25,8 @@ using testing::ReadStats;
 using testing::Stats;
 using testing::TempDir;
 using testing::WriteBytes;
-
-void ExpectClose(double actual, double expected) {
-  EXPECT_NEAR(actual, expected, 1e-9 * std::abs(expected) + 1e-12);
-}
+using testing::ExpectClose;
+using testing::ReadAll;
 
 json ReadJson(const std::string& path) {
   std::ifstream in(path);
@@ -55,13 +53,6 @@ std::vector<int> TimeParts(const std::string& text) {
     start = colon + 1;
   }
   return parts;
-}
-
-std::vector<double> ReadAll(const dataset::Dataset& ds) {
-  const int64_t frames = ds.meta().shape.nav_size(), sig = ds.meta().shape.sig_size();
-  std::vector<double> out(static_cast<size_t>(frames * sig));
-  ds.ReadFrames(0, frames, {0, sig}, out.data(), DType::kFloat64);
-  return out;
 }
 
 // ---- real files from ../shared/data/tiff ----

@@ -23,10 +23,7 @@ using testing::ReadStats;
 using testing::Stats;
 using testing::TempDir;
 using testing::WriteBytes;
-
-void ExpectClose(double actual, double expected) {
-  EXPECT_NEAR(actual, expected, 1e-9 * std::abs(expected) + 1e-12);
-}
+using testing::ExpectClose;
 
 TEST(TvipsRealFiles, EveryFileMatchesItsExpectedJson) {
   const auto data = testing::TestDataDir();

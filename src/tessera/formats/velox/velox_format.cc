@@ -57,24 +57,23 @@ bool LinkExists(hid_t location, const std::string& path) {
   return true;
 }
 
-bool IsGroup(hid_t file, const std::string& path) {
+/// Return whether `path` names an object of `type` (false: missing, or unreadable).
+bool IsObjectOfType(hid_t file, const std::string& path, H5O_type_t type) {
   if (!LinkExists(file, path)) return false;
   H5O_info_t info{};
   if (H5Oget_info_by_name2(file, path.c_str(), &info, H5O_INFO_BASIC, H5P_DEFAULT) < 0) {
     H5Eclear2(H5E_DEFAULT);
     return false;
   }
-  return info.type == H5O_TYPE_GROUP;
+  return info.type == type;
+}
+
+bool IsGroup(hid_t file, const std::string& path) {
+  return IsObjectOfType(file, path, H5O_TYPE_GROUP);
 }
 
 bool IsDataset(hid_t file, const std::string& path) {
-  if (!LinkExists(file, path)) return false;
-  H5O_info_t info{};
-  if (H5Oget_info_by_name2(file, path.c_str(), &info, H5O_INFO_BASIC, H5P_DEFAULT) < 0) {
-    H5Eclear2(H5E_DEFAULT);
-    return false;
-  }
-  return info.type == H5O_TYPE_DATASET;
+  return IsObjectOfType(file, path, H5O_TYPE_DATASET);
 }
 
 /// Names of the links in a group, in name order ("" group or missing: empty).
@@ -236,6 +235,12 @@ std::string ReadText(hid_t file, const std::string& file_path, const std::string
 json ReadJson(hid_t file, const std::string& file_path, const std::string& object,
               int64_t column = 0) {
   return ParseJson(ReadText(file, file_path, object, column), file_path, object);
+}
+
+/// The frame-0 Metadata JSON of the signal in `group`, or an empty object when it has none.
+json SignalMetadata(hid_t file, const std::string& file_path, const std::string& group) {
+  if (!IsDataset(file, group + "/Metadata")) return json::object();
+  return ReadJson(file, file_path, group + "/Metadata");
 }
 
 /// The value at `keys` in a Velox JSON object (Velox writes numbers as strings).
@@ -676,11 +681,7 @@ class BlockMappedDataset final : public dataset::Dataset {
 
   void ReadFrames(int64_t frame_begin, int64_t frame_end, dataset::SigRange sig, void* dst,
                   DType dst_dtype) const override {
-    internal::CheckReadRange(meta_, frame_begin, frame_end, sig);
-    if (!CanConvert(meta_.dtype, dst_dtype)) {
-      throw Error::Unsupported(
-          fmt::format("cannot convert {} to {}", Name(meta_.dtype), Name(dst_dtype)), meta_.path);
-    }
+    internal::CheckRead(meta_, frame_begin, frame_end, sig, dst_dtype);
     const int64_t item = SizeOf(meta_.dtype);
     auto* out = static_cast<std::byte*>(dst);
     for (int64_t f = frame_begin; f < frame_end; ++f) {
@@ -731,12 +732,7 @@ class Hdf5BlockDataset final : public dataset::Dataset {
 
   void ReadFrames(int64_t frame_begin, int64_t frame_end, dataset::SigRange sig, void* dst,
                   DType dst_dtype) const override {
-    internal::CheckReadRange(meta_, frame_begin, frame_end, sig);
-    if (!CanConvert(meta_.dtype, dst_dtype)) {
-      throw Error::Unsupported(
-          fmt::format("cannot convert {} to {}", Name(meta_.dtype), Name(dst_dtype)), meta_.path);
-    }
-    if (frame_begin == frame_end || sig.size() == 0) return;
+    if (!internal::BeginRead(meta_, frame_begin, frame_end, sig, dst_dtype)) return;
     const int64_t block_begin = frame_begin / frames_per_block_;
     const int64_t block_end = (frame_end - 1) / frames_per_block_ + 1;
     const int64_t blocks = block_end - block_begin;
@@ -1075,10 +1071,7 @@ std::unique_ptr<dataset::Dataset> OpenArraySignal(const std::string& path, hid_t
   }
 
   // Calibrations and metadata from the frame-0 Metadata JSON.
-  json md = json::object();
-  if (IsDataset(file_id, signal.group + "/Metadata")) {
-    md = ReadJson(file_id, path, signal.group + "/Metadata");
-  }
+  const json md = SignalMetadata(file_id, path, signal.group);
   dataset::DatasetMeta meta;
   meta.format = "velox";
   meta.path = path;
@@ -1284,10 +1277,7 @@ std::unique_ptr<dataset::Dataset> OpenStreamSignal(const std::string& path, hid_
   if (max_total > limit(dtype)) dtype = max_total > limit(DType::kUint32) ? DType::kUint64 : DType::kUint32;
 
   const int64_t channels = layout.channels / options.rebin_energy;
-  json md = json::object();
-  if (IsDataset(file_id, signal.group + "/Metadata")) {
-    md = ReadJson(file_id, path, signal.group + "/Metadata");
-  }
+  const json md = SignalMetadata(file_id, path, signal.group);
   dataset::DatasetMeta meta;
   meta.format = "velox";
   meta.path = path;

@@ -563,13 +563,8 @@ class ZarrDataset final : public dataset::Dataset {
 
   void ReadFrames(int64_t frame_begin, int64_t frame_end, dataset::SigRange sig, void* dst,
                   DType dst_dtype) const override {
-    internal::CheckReadRange(meta_, frame_begin, frame_end, sig);
-    if (!CanConvert(meta_.dtype, dst_dtype)) {
-      throw Error::Unsupported(
-          fmt::format("cannot convert {} to {}", Name(meta_.dtype), Name(dst_dtype)), meta_.path);
-    }
+    if (!internal::BeginRead(meta_, frame_begin, frame_end, sig, dst_dtype)) return;
     const int64_t count = sig.size();
-    if (count == 0 || frame_end == frame_begin) return;
     const int64_t item = SizeOf(zarr_.dtype);
     const auto rank = static_cast<int64_t>(zarr_.shape.size());
     const int64_t row = zarr_.shape[static_cast<size_t>(rank - 1)];
