@@ -22,8 +22,15 @@ void ConvertFromFile(const std::byte* src, DType src_dtype, bool byteswap, std::
     ConvertElements(src, src_dtype, byteswap, dst, dst_dtype, count);
     return;
   }
+  if (src_dtype == dst_dtype && !byteswap) {
+    // memcpy needs no alignment: straight into the destination, no bounce.
+    std::memcpy(dst, src, static_cast<size_t>(count * item));
+    return;
+  }
+  // Typed loads need aligned elements: copy through a per-thread bounce buffer (cache-sized,
+  // allocated once per thread, not per call).
   constexpr int64_t kBounceBytes = 64 * 1024;
-  std::vector<uint64_t> bounce(kBounceBytes / sizeof(uint64_t));
+  thread_local std::vector<uint64_t> bounce(kBounceBytes / sizeof(uint64_t));
   const int64_t per_pass = kBounceBytes / item;
   const int64_t dst_item = SizeOf(dst_dtype);
   for (int64_t done = 0; done < count; done += per_pass) {
