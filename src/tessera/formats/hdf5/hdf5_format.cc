@@ -18,7 +18,7 @@
 #include "tessera/formats/hdf5/hdf5_internal.h"
 #include "tessera/formats/mapped_array_internal.h"
 #include "tessera/formats/params_internal.h"
-#include "tessera/formats/tiff/frame_table_internal.h"
+#include "tessera/formats/frame_table_internal.h"
 #include "tessera/io/mapped_file.h"
 
 namespace tessera::formats {

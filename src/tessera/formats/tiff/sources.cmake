@@ -1,3 +1,3 @@
 # SPDX-License-Identifier: MIT
-list(APPEND TESSERA_FORMATS_SOURCES tiff/frame_table_internal.cc tiff/tiff_format.cc)
+list(APPEND TESSERA_FORMATS_SOURCES tiff/tiff_format.cc)
 list(APPEND TESSERA_FORMATS_TEST_SOURCES tiff/tiff_test.cc)

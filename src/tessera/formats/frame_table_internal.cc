@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-#include "tessera/formats/tiff/frame_table_internal.h"
+#include "tessera/formats/frame_table_internal.h"
 
 #include <algorithm>
 
