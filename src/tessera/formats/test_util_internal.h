@@ -11,9 +11,12 @@
 #include <algorithm>
 #include <functional>
 #include <limits>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "tessera/core/error.h"
 #include "tessera/core/nd_array.h"
@@ -134,6 +137,28 @@ inline Stats ReadStats(const dataset::Dataset& ds) {
 }
 
 /// Expect `actual` within a relative 1e-9 (absolute 1e-12) of `expected`.
+/// What every reader's real-file test checks against one entry of an *.expected.json (a
+/// `signals[i]` or `raw[i]` object): `path` is detected as `format` and opens as it, with the
+/// entry's shape and dtype, float64 sum (relative 1e-9, plus `sum_slack`), min and max. Returns
+/// the dataset for the format's own checks.
+inline std::unique_ptr<dataset::Dataset> OpenAndMatch(const FormatRegistry& registry,
+                                                      const std::string& path,
+                                                      const std::string& format,
+                                                      const nlohmann::json& expected,
+                                                      double sum_slack = 0) {
+  EXPECT_EQ(registry.Detect(path, {}).name, format);
+  auto ds = registry.Open(path, {});
+  EXPECT_EQ(ds->meta().format, format);
+  EXPECT_EQ(ds->meta().shape.dims(), expected["shape"].get<std::vector<int64_t>>());
+  EXPECT_EQ(Name(ds->meta().dtype), expected["dtype"].get<std::string>());
+  const Stats stats = ReadStats(*ds);
+  const double sum = expected["stats"]["sum"].get<double>();
+  EXPECT_NEAR(stats.sum, sum, 1e-9 * std::abs(sum) + sum_slack);
+  EXPECT_EQ(stats.min, expected["stats"]["min"].get<double>());
+  EXPECT_EQ(stats.max, expected["stats"]["max"].get<double>());
+  return ds;
+}
+
 inline void ExpectClose(double actual, double expected, const std::string& what = "") {
   EXPECT_NEAR(actual, expected, 1e-9 * std::abs(expected) + 1e-12) << what;
 }

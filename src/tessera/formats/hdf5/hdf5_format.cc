@@ -921,10 +921,10 @@ std::unique_ptr<dataset::Dataset> OpenHdf5(const std::string& path, int sig_dims
     // runs of frames that lie back to back, as chunks written in order do), not via H5Dread.
     std::vector<hsize_t> chunk(static_cast<size_t>(rank));
     const std::string data_file = DataFileOf(dset.get(), file_path);
-    auto mapped = io::MappedFile::Open(data_file);
     if (H5Pget_chunk(dcpl.get(), rank, chunk.data()) == rank) {
       if (auto frames = ChunkedFrameSources(dset.get(), chunk, meta.shape, meta.dtype,
-                                            mapped->size())) {
+                                            io::FileSize(data_file))) {
+        auto mapped = io::MappedFile::Open(data_file);
         if (data_file != file_path) {
           meta.files.push_back(dataset::InputFile{.path = data_file, .size = mapped->size()});
         }

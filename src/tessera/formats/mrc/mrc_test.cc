@@ -28,6 +28,7 @@ namespace {
 
 using testing::ExpectError;
 using testing::Builtins;
+using testing::OpenAndMatch;
 using testing::ReadStats;
 using testing::Stats;
 using testing::TempDir;
@@ -91,16 +92,7 @@ TEST(MrcRealFiles, EveryFileMatchesItsExpectedJson) {
     std::ifstream in(path + ".expected.json");
     ASSERT_TRUE(in.good()) << path;
     const auto raw = nlohmann::json::parse(in)["raw"][0];
-    EXPECT_EQ(registry.Detect(path, {}).name, "mrc");
-    auto ds = registry.Open(path, {});
-    EXPECT_EQ(ds->meta().format, "mrc");
-    EXPECT_EQ(ds->meta().shape.dims(), raw["shape"].get<std::vector<int64_t>>());
-    EXPECT_EQ(Name(ds->meta().dtype), raw["dtype"].get<std::string>());
-    const Stats stats = ReadStats(*ds);
-    const double sum = raw["stats"]["sum"].get<double>();
-    EXPECT_NEAR(stats.sum, sum, 1e-9 * std::abs(sum) + 1e-12);
-    EXPECT_EQ(stats.min, raw["stats"]["min"].get<double>());
-    EXPECT_EQ(stats.max, raw["stats"]["max"].get<double>());
+    auto ds = OpenAndMatch(registry, path, "mrc", raw, 1e-12);
     // Signal axes: Angstrom per pixel = cella / m, as mrcfile's voxel_size (x, y, z).
     const auto voxel = raw["header"]["voxel_size"].get<std::vector<double>>();
     const auto& axes = ds->meta().axes;

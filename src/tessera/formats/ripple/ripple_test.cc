@@ -17,6 +17,7 @@ namespace {
 
 using testing::ExpectError;
 using testing::Builtins;
+using testing::OpenAndMatch;
 using testing::ReadStats;
 using testing::Stats;
 using testing::TempDir;
@@ -36,16 +37,7 @@ TEST(RippleRealFiles, EveryFileMatchesItsExpectedJson) {
     std::ifstream in(path + ".expected.json");
     ASSERT_TRUE(in.good()) << path;
     const auto signal = nlohmann::json::parse(in)["signals"][0];
-    EXPECT_EQ(registry.Detect(path, {}).name, "ripple");
-    auto ds = registry.Open(path, {});
-    EXPECT_EQ(ds->meta().format, "ripple");
-    EXPECT_EQ(ds->meta().shape.dims(), signal["shape"].get<std::vector<int64_t>>());
-    EXPECT_EQ(Name(ds->meta().dtype), signal["dtype"].get<std::string>());
-    const Stats stats = ReadStats(*ds);
-    const double sum = signal["stats"]["sum"].get<double>();
-    EXPECT_NEAR(stats.sum, sum, 1e-9 * std::abs(sum));
-    EXPECT_EQ(stats.min, signal["stats"]["min"].get<double>());
-    EXPECT_EQ(stats.max, signal["stats"]["max"].get<double>());
+    auto ds = OpenAndMatch(registry, path, "ripple", signal);
     const auto& axes = ds->meta().axes;
     ASSERT_EQ(axes.size(), signal["axes"].size());
     int nav_dims = 0;
