@@ -701,7 +701,7 @@ TEST(SharedDataConformanceList, EveryPendingEntryNamesAnExpectedFile) {
   EXPECT_FALSE(cases.empty()) << "no *.expected.json under " << *dir;
   for (const auto& [file, reason] : PendingFiles()) {
     const bool known = std::any_of(cases.begin(), cases.end(),
-                                   [&](const Case& c) { return c.primary == file; });
+                                   [&file = file](const Case& c) { return c.primary == file; });
     EXPECT_TRUE(known) << "pending_files.txt lists " << file
                        << ", which has no .expected.json: remove the stale entry";
   }

@@ -151,7 +151,7 @@ Params::Params(const std::vector<ParamSpec>* specs, std::map<std::string, std::s
   TESSERA_DCHECK(specs_ != nullptr, "Params without a schema");
   for (auto& [name, text] : values) {
     const auto it = std::find_if(specs_->begin(), specs_->end(),
-                                 [&](const ParamSpec& spec) { return spec.name == name; });
+                                 [&name = name](const ParamSpec& spec) { return spec.name == name; });
     if (it == specs_->end()) {
       std::vector<std::string> known;
       for (const auto& spec : *specs_) known.push_back(spec.name);
@@ -322,7 +322,7 @@ std::unique_ptr<udf::Udf> OperatorRegistry::Make(std::string_view name,
   Params checked(&entry.params, params, entry.name);
   for (auto& [param, array] : arrays) {
     const auto it = std::find_if(entry.params.begin(), entry.params.end(),
-                                 [&](const ParamSpec& spec) { return spec.name == param; });
+                                 [&param = param](const ParamSpec& spec) { return spec.name == param; });
     if (it == entry.params.end() || it->type != ParamType::kArrayFile) {
       throw Error::InvalidArgument(
           fmt::format("analysis '{}' takes no array parameter '{}'", entry.name, param), param);
