@@ -14,6 +14,7 @@ REQUIRED=(
   nlohmann-json3-dev libcli11-dev libfmt-dev libspdlog-dev libxxhash-dev
   libtiff-dev libpng-dev zlib1g-dev
   libblosc-dev libzip-dev libzstd-dev
+  libvalijson-dev libceres-dev libkissfft-dev
 )
 # Welcome but not required: HDF5 filter plugins (LZ4, BZip2; Blosc) for compressed test files.
 OPTIONAL=(hdf5-filter-plugin hdf5-filter-plugin-blosc-serial)
