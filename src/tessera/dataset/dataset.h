@@ -18,6 +18,9 @@ struct Axis {
   double scale = 1.0;
   double offset = 0.0;
   std::string units;
+  /// Explicit coordinates, for axes that are not evenly spaced (a parameter sweep over a list of
+  /// values); empty when offset and scale describe the axis.
+  std::vector<double> values;
   bool operator==(const Axis&) const = default;
 };
 

@@ -394,6 +394,17 @@ void WriteAxisAttrs(hid_t object, std::span<const dataset::Axis> axes) {
     WriteDoubleAttr(object, fmt::format("axis_{}_scale", i), axes[i].scale);
     WriteDoubleAttr(object, fmt::format("axis_{}_offset", i), axes[i].offset);
     WriteStringAttr(object, fmt::format("axis_{}_units", i), axes[i].units);
+    if (!axes[i].values.empty()) {
+      // Uneven coordinates (a sweep over a list): a 1-D float64 attribute.
+      const std::string name = fmt::format("axis_{}_values", i);
+      const hsize_t n = axes[i].values.size();
+      Hid space(H5Screate_simple(1, &n, nullptr));
+      if (H5Aexists(object, name.c_str()) > 0) H5Adelete(object, name.c_str());
+      Hid attr(H5Acreate2(object, name.c_str(), H5T_IEEE_F64LE, space.get(), H5P_DEFAULT, H5P_DEFAULT));
+      if (!attr.valid() || H5Awrite(attr.get(), H5T_NATIVE_DOUBLE, axes[i].values.data()) < 0) {
+        ThrowHdf5(ErrorCode::kIo, "", name, "cannot write attribute");
+      }
+    }
   }
 }
 

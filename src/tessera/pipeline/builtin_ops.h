@@ -1,0 +1,34 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+#include <string>
+
+#include "tessera/core/nd_array.h"
+#include "tessera/dataset/dataset.h"
+#include "tessera/pipeline/operator.h"
+
+namespace tessera::formats {
+class FormatRegistry;
+}
+namespace tessera::ops {
+class OperatorRegistry;
+}
+
+namespace tessera::pipeline {
+
+/// read (any registered format), load (a small dataset into an array), write (HDF5 with
+/// provenance, NPY, TIFF, PNG). `formats` must outlive `registry`.
+void RegisterIoOps(PipelineRegistry& registry, const formats::FormatRegistry& formats);
+/// One reduce operator per analysis of `analyses` (same name, parameters and outputs).
+void RegisterReduceOps(PipelineRegistry& registry, const ops::OperatorRegistry& analyses,
+                       const formats::FormatRegistry& formats);
+/// crop, bin, flip-rotate, transpose, corrections, dtype: lazy views of a dataset.
+void RegisterMapOps(PipelineRegistry& registry, const formats::FormatRegistry& formats);
+/// Every built-in operator, registered once (with the built-in formats and analyses).
+const PipelineRegistry& BuiltinOperators();
+
+/// Read every frame of a small dataset into one array of its full shape as `dtype`. Throws
+/// kInvalidArgument (field `field`) above 2^31 elements.
+NdArray ReadWhole(const dataset::Dataset& ds, DType dtype, const std::string& field);
+
+}  // namespace tessera::pipeline
