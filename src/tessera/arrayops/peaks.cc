@@ -45,30 +45,26 @@ void CheckOptions(const PeakOptions& options) {
   }
 }
 
-/// Maximum over [i - radius, i + radius] of one line (edge values repeated: mode 'nearest'),
-/// by van Herk / Gil-Werman: block-wise prefix and suffix maxima of the padded line.
-class LineMaxFilter {
+/// Maximum over [i - radius, i + radius] along rows (edge values repeated: mode 'nearest'),
+/// by van Herk / Gil-Werman on the padded row: block-wise prefix and suffix maxima.
+class RowMaxFilter {
  public:
-  explicit LineMaxFilter(int64_t radius) : radius_(radius) {}
+  RowMaxFilter(int64_t cols, int64_t radius)
+      : radius_(radius), line_(cols + 2 * radius), prefix_(line_.size()), suffix_(line_.size()) {}
 
-  /// Filter n values read at `in` with `stride` into `out` with the same stride.
-  void Run(const double* in, int64_t n, int64_t stride, double* out) {
+  /// Filter one row of `cols` values from `in` into `out`.
+  void Run(const double* in, int64_t cols, double* out) {
     const int64_t width = 2 * radius_ + 1;
-    const int64_t padded = n + 2 * radius_;
-    line_.resize(padded);
-    prefix_.resize(padded);
-    suffix_.resize(padded);
-    for (int64_t j = 0; j < padded; ++j) {
-      line_[j] = in[std::clamp<int64_t>(j - radius_, 0, n - 1) * stride];
+    const auto padded = static_cast<int64_t>(line_.size());
+    for (int64_t j = 0; j < padded; ++j) line_[j] = in[std::clamp<int64_t>(j - radius_, 0, cols - 1)];
+    for (int64_t start = 0; start < padded; start += width) {
+      const int64_t stop = std::min(start + width, padded);
+      prefix_[start] = line_[start];
+      for (int64_t j = start + 1; j < stop; ++j) prefix_[j] = std::max(prefix_[j - 1], line_[j]);
+      suffix_[stop - 1] = line_[stop - 1];
+      for (int64_t j = stop - 2; j >= start; --j) suffix_[j] = std::max(suffix_[j + 1], line_[j]);
     }
-    for (int64_t j = 0; j < padded; ++j) {
-      prefix_[j] = j % width == 0 ? line_[j] : std::max(prefix_[j - 1], line_[j]);
-    }
-    for (int64_t j = padded - 1; j >= 0; --j) {
-      const bool block_end = j == padded - 1 || (j + 1) % width == 0;
-      suffix_[j] = block_end ? line_[j] : std::max(suffix_[j + 1], line_[j]);
-    }
-    for (int64_t i = 0; i < n; ++i) out[i * stride] = std::max(suffix_[i], prefix_[i + width - 1]);
+    for (int64_t i = 0; i < cols; ++i) out[i] = std::max(suffix_[i], prefix_[i + width - 1]);
   }
 
  private:
@@ -76,15 +72,44 @@ class LineMaxFilter {
   std::vector<double> line_, prefix_, suffix_;
 };
 
+/// Maximum over rows [y - radius, y + radius] (clamped), for whole rows at a time so the loops
+/// run over contiguous memory: van Herk / Gil-Werman streamed block by block, keeping the
+/// suffix maxima of one block of padded rows and a running prefix maximum of the next.
+void ColumnMaxFilter(const double* in, int64_t rows, int64_t cols, int64_t radius, double* out) {
+  const int64_t width = 2 * radius + 1;
+  const auto padded_row = [&](int64_t j) {
+    return in + std::clamp<int64_t>(j - radius, 0, rows - 1) * cols;
+  };
+  const auto max_into = [cols](double* dst, const double* a, const double* b) {
+    for (int64_t x = 0; x < cols; ++x) dst[x] = std::max(a[x], b[x]);
+  };
+  std::vector<double> suffix(width * cols);
+  std::vector<double> prefix(cols);
+  for (int64_t block = 0; block < rows; block += width) {
+    // Output row block + k is the maximum of padded rows [block + k, block + k + width - 1].
+    const int64_t last = block + width - 1;
+    std::copy(padded_row(last), padded_row(last) + cols, &suffix[(width - 1) * cols]);
+    for (int64_t k = width - 2; k >= 0; --k) {
+      max_into(&suffix[k * cols], &suffix[(k + 1) * cols], padded_row(block + k));
+    }
+    std::copy(&suffix[0], &suffix[cols], out + block * cols);
+    std::copy(padded_row(last + 1), padded_row(last + 1) + cols, prefix.data());
+    for (int64_t k = 1; k < width && block + k < rows; ++k) {
+      if (k > 1) max_into(prefix.data(), prefix.data(), padded_row(last + k));
+      max_into(out + (block + k) * cols, &suffix[k * cols], prefix.data());
+    }
+  }
+}
+
 /// Return the maximum filter of a rows x cols image over a (2 radius + 1)^2 square, mode
 /// 'nearest'; NaNs must already be -inf.
 std::vector<double> MaxFilter(const std::vector<double>& image, int64_t rows, int64_t cols,
                               int64_t radius) {
   std::vector<double> across(image.size());
   std::vector<double> out(image.size());
-  LineMaxFilter filter(radius);
-  for (int64_t y = 0; y < rows; ++y) filter.Run(&image[y * cols], cols, 1, &across[y * cols]);
-  for (int64_t x = 0; x < cols; ++x) filter.Run(&across[x], rows, cols, &out[x]);
+  RowMaxFilter filter(cols, radius);
+  for (int64_t y = 0; y < rows; ++y) filter.Run(&image[y * cols], cols, &across[y * cols]);
+  ColumnMaxFilter(across.data(), rows, cols, radius, out.data());
   return out;
 }
 

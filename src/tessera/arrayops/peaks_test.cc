@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <array>
 #include <cmath>
 #include <limits>
 #include <random>
@@ -56,6 +58,58 @@ TEST(FindPeaksTest, MatchesSkimagePeakLocalMax) {
   EXPECT_EQ(Coordinates(FindPeaks(image, {.min_distance = 4, .threshold_abs = 100,
                                           .exclude_border = 0})),
             Golden(golden::kPeaksMd4Plateau));
+}
+
+/// peak_local_max by brute force: every pixel equal to the maximum of its clamped window and
+/// above the image minimum, brightest first (ties in raster order), then greedy spacing.
+std::vector<int64_t> BruteForcePeaks(const std::vector<double>& image, int64_t rows, int64_t cols,
+                                     int64_t min_distance) {
+  const double min = *std::min_element(image.begin(), image.end());
+  std::vector<std::array<int64_t, 2>> candidates;
+  for (int64_t y = 0; y < rows; ++y) {
+    for (int64_t x = 0; x < cols; ++x) {
+      double window_max = -std::numeric_limits<double>::infinity();
+      for (int64_t dy = -min_distance; dy <= min_distance; ++dy) {
+        for (int64_t dx = -min_distance; dx <= min_distance; ++dx) {
+          const int64_t yy = std::clamp<int64_t>(y + dy, 0, rows - 1);
+          const int64_t xx = std::clamp<int64_t>(x + dx, 0, cols - 1);
+          window_max = std::max(window_max, image[yy * cols + xx]);
+        }
+      }
+      if (image[y * cols + x] == window_max && image[y * cols + x] > min) candidates.push_back({y, x});
+    }
+  }
+  std::stable_sort(candidates.begin(), candidates.end(), [&](const auto& a, const auto& b) {
+    return image[a[0] * cols + a[1]] > image[b[0] * cols + b[1]];
+  });
+  std::vector<int64_t> kept;
+  for (const auto& c : candidates) {
+    bool far = true;
+    for (size_t k = 0; k < kept.size(); k += 2) {
+      far = far && std::max(std::abs(kept[k] - c[0]), std::abs(kept[k + 1] - c[1])) >= min_distance;
+    }
+    if (far || min_distance < 2) {
+      kept.push_back(c[0]);
+      kept.push_back(c[1]);
+    }
+  }
+  return kept;
+}
+
+TEST(FindPeaksTest, MatchesBruteForceForManySizesAndDistances) {
+  std::mt19937_64 rng(5);
+  std::uniform_int_distribution<int> level(0, 40);  // coarse levels: ties and plateaus
+  for (const auto& [rows, cols] : {std::pair<int64_t, int64_t>{1, 17}, {13, 1}, {3, 50},
+                                   {31, 29}, {40, 64}}) {
+    std::vector<double> image(rows * cols);
+    for (double& v : image) v = level(rng);
+    for (const int64_t d : {1, 2, 3, 4, 7, 20}) {
+      EXPECT_EQ(Coordinates(FindPeaks(MakeArray({rows, cols}, image),
+                                      {.min_distance = d, .exclude_border = 0})),
+                BruteForcePeaks(image, rows, cols, d))
+          << rows << "x" << cols << " min_distance " << d;
+    }
+  }
 }
 
 TEST(FindPeaksTest, ReportsIntensitiesAndAcceptsIntegerImages) {
