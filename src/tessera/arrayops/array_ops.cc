@@ -75,10 +75,9 @@ BroadcastLayout Broadcast(const std::vector<int64_t>& a, const std::vector<int64
     const int64_t da = i < a.size() ? a[a.size() - 1 - i] : 1;
     const int64_t db = i < b.size() ? b[b.size() - 1 - i] : 1;
     if (da != db && da != 1 && db != 1) {
-      throw Error::InvalidArgument(
-          fmt::format("shapes ({}) and ({}) cannot be broadcast together", FormatDims(a),
-                      FormatDims(b)),
-          "b");
+      throw Error::InvalidArgument(fmt::format("shapes ({}) and ({}) cannot be broadcast together",
+                                               FormatDims(a), FormatDims(b)),
+                                   "b");
     }
     layout.shape[rank - 1 - i] = da == 1 ? db : da;
   }
@@ -128,9 +127,13 @@ void DispatchOp(BinaryOp op, F&& f) {
     case BinaryOp::kMultiply: return f([](double x, double y) { return x * y; });
     case BinaryOp::kDivide: return f([](double x, double y) { return x / y; });
     case BinaryOp::kMinimum:
-      return f([](double x, double y) { return std::isnan(x) || std::isnan(y) ? kNaN : std::min(x, y); });
+      return f([](double x, double y) {
+        return std::isnan(x) || std::isnan(y) ? kNaN : std::min(x, y);
+      });
     case BinaryOp::kMaximum:
-      return f([](double x, double y) { return std::isnan(x) || std::isnan(y) ? kNaN : std::max(x, y); });
+      return f([](double x, double y) {
+        return std::isnan(x) || std::isnan(y) ? kNaN : std::max(x, y);
+      });
   }
   throw Error::InvalidArgument("unknown operation", "op");
 }
@@ -225,8 +228,8 @@ NdArray Arithmetic(const NdArray& a, const NdArray& b, BinaryOp op) {
   const NdArray b64 = ToFloat64(b, "b");
   NdArray out(DType::kFloat64, layout.shape);
   DispatchOp(op, [&](auto f) {
-    BroadcastLoop(a64.flat<double>().data(), b64.flat<double>().data(),
-                  out.flat<double>().data(), layout, f);
+    BroadcastLoop(a64.flat<double>().data(), b64.flat<double>().data(), out.flat<double>().data(),
+                  layout, f);
   });
   return out;
 }
@@ -247,8 +250,11 @@ NdArray Normalise(const NdArray& a, NormaliseMode mode) {
   const bool constant = stats.max == stats.min;
   switch (mode) {
     case NormaliseMode::kMinMax:
-      if (constant) ZeroFinite(values);
-      else ShiftScale(values, stats.min, stats.max - stats.min);
+      if (constant) {
+        ZeroFinite(values);
+      } else {
+        ShiftScale(values, stats.min, stats.max - stats.min);
+      }
       return out;
     case NormaliseMode::kZScore: {
       if (constant) {
@@ -257,8 +263,11 @@ NdArray Normalise(const NdArray& a, NormaliseMode mode) {
       }
       const double mean = stats.sum / static_cast<double>(stats.count);
       const double std = NanStd(values, mean, stats.count);
-      if (std > 0) ShiftScale(values, mean, std);
-      else ZeroFinite(values);
+      if (std > 0) {
+        ShiftScale(values, mean, std);
+      } else {
+        ZeroFinite(values);
+      }
       return out;
     }
     case NormaliseMode::kSum:

@@ -73,8 +73,7 @@ TEST(ArithmeticTest, BroadcastsAColumnAgainstARow) {
   const NdArray sum = Arithmetic(column, row, BinaryOp::kAdd);
   EXPECT_EQ(sum.dtype(), DType::kFloat64);
   EXPECT_EQ(sum.shape(), (std::vector<int64_t>{3, 4}));
-  EXPECT_EQ(Values(sum),
-            (std::vector<double>{11, 21, 31, 41, 12, 22, 32, 42, 13, 23, 33, 43}));
+  EXPECT_EQ(Values(sum), (std::vector<double>{11, 21, 31, 41, 12, 22, 32, 42, 13, 23, 33, 43}));
   const NdArray difference = Arithmetic(row, column, BinaryOp::kSubtract);
   EXPECT_EQ(difference.shape(), (std::vector<int64_t>{3, 4}));
   EXPECT_EQ(Values(difference)[4], 10 - 2);  // (1, 0): row[0] - column[1]
@@ -167,8 +166,8 @@ TEST(NormaliseTest, NeverDividesByZero) {
   const NdArray zeros = MakeArray({2}, {0, 0});
   EXPECT_EQ(Values(Normalise(zeros, NormaliseMode::kMax)), (std::vector<double>{0, 0}));
   const NdArray all_nan = MakeArray({2}, {kNaN, kNaN});
-  for (const auto mode : {NormaliseMode::kMinMax, NormaliseMode::kZScore, NormaliseMode::kSum,
-                          NormaliseMode::kMax}) {
+  for (const auto mode :
+       {NormaliseMode::kMinMax, NormaliseMode::kZScore, NormaliseMode::kSum, NormaliseMode::kMax}) {
     testing::ExpectAllNear(Values(Normalise(all_nan, mode)), {kNaN, kNaN}, 0);
     EXPECT_EQ(Normalise(NdArray(DType::kUint16, {0, 4}), mode).size(), 0);
   }

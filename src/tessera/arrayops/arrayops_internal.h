@@ -22,8 +22,8 @@ namespace tessera::arrayops::internal {
 inline void RequireRealArray(const NdArray& a, const std::string& field) {
   if (a.empty()) throw Error::InvalidArgument("no array given", field);
   if (IsComplex(a.dtype())) {
-    throw Error::InvalidArgument(fmt::format("complex arrays ({}) are not supported", Name(a.dtype())),
-                                 field);
+    throw Error::InvalidArgument(
+        fmt::format("complex arrays ({}) are not supported", Name(a.dtype())), field);
   }
 }
 
@@ -31,9 +31,9 @@ inline void RequireRealArray(const NdArray& a, const std::string& field) {
 inline void RequireRank(const NdArray& a, int min_rank, const std::string& field) {
   RequireRealArray(a, field);
   if (a.rank() < min_rank) {
-    throw Error::InvalidArgument(
-        fmt::format("needs an array of rank >= {}, got shape ({})", min_rank, FormatDims(a.shape())),
-        field);
+    throw Error::InvalidArgument(fmt::format("needs an array of rank >= {}, got shape ({})",
+                                             min_rank, FormatDims(a.shape())),
+                                 field);
   }
 }
 
@@ -42,7 +42,8 @@ inline void RequireExactRank(const NdArray& a, int rank, const std::string& fiel
   RequireRealArray(a, field);
   if (a.rank() != rank) {
     throw Error::InvalidArgument(
-        fmt::format("needs an array of rank {}, got shape ({})", rank, FormatDims(a.shape())), field);
+        fmt::format("needs an array of rank {}, got shape ({})", rank, FormatDims(a.shape())),
+        field);
   }
 }
 

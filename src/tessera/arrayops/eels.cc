@@ -13,6 +13,7 @@
 
 #include "tessera/arrayops/arrayops_internal.h"
 #include "tessera/arrayops/eels_internal.h"
+#include "tessera/arrayops/solver_internal.h"
 
 namespace tessera::arrayops {
 namespace internal {
@@ -141,8 +142,8 @@ double RSquared(const internal::WindowData& window, double amplitude, double exp
 
 }  // namespace
 
-PowerLawFit FitPowerLawBackground(const NdArray& spectrum, EnergyAxis axis,
-                                  double window_start_ev, double window_end_ev) {
+PowerLawFit FitPowerLawBackground(const NdArray& spectrum, EnergyAxis axis, double window_start_ev,
+                                  double window_end_ev) {
   internal::CheckSpectrum(spectrum, axis);
   const internal::WindowData window =
       internal::SelectWindow(spectrum, axis, window_start_ev, window_end_ev, 3);
@@ -159,22 +160,15 @@ PowerLawFit FitPowerLawBackground(const NdArray& spectrum, EnergyAxis axis,
   ceres::Problem problem(problem_options);
   PowerLawCost cost(log_energy, window.intensity);
   problem.AddResidualBlock(&cost, nullptr, params.data());
-  ceres::Solver::Options options;
-  options.trust_region_strategy_type = ceres::LEVENBERG_MARQUARDT;
-  options.linear_solver_type = ceres::DENSE_QR;
-  options.max_num_iterations = 200;
-  options.function_tolerance = 1e-14;
-  options.gradient_tolerance = 1e-16;
-  options.parameter_tolerance = 1e-14;
-  options.logging_type = ceres::SILENT;
+  const ceres::Solver::Options options = internal::LevenbergMarquardtOptions(1e-14, 200);
   ceres::Solver::Summary summary;
   ceres::Solve(options, &problem, &summary);
 
   PowerLawFit fit;
   fit.amplitude = std::exp(params[0]);
   fit.exponent = params[1];
-  fit.converged = summary.termination_type == ceres::CONVERGENCE &&
-                  std::isfinite(fit.amplitude) && std::isfinite(fit.exponent);
+  fit.converged = summary.termination_type == ceres::CONVERGENCE && std::isfinite(fit.amplitude) &&
+                  std::isfinite(fit.exponent);
   fit.r_squared = RSquared(window, fit.amplitude, fit.exponent);
   fit.background = NdArray(DType::kFloat64, spectrum.shape());
   fit.subtracted = internal::ToFloat64(spectrum, "spectrum");

@@ -40,8 +40,8 @@ struct PowerLawFit {
 /// Throws ("spectrum") unless rank 1, ("axis") for a non-finite offset or scale <= 0, and
 /// ("window") for a window outside the axis, reaching E <= 0, or with fewer than 3 finite
 /// channels.
-PowerLawFit FitPowerLawBackground(const NdArray& spectrum, EnergyAxis axis,
-                                  double window_start_ev, double window_end_ev);
+PowerLawFit FitPowerLawBackground(const NdArray& spectrum, EnergyAxis axis, double window_start_ev,
+                                  double window_end_ev);
 
 enum class PeakShape {
   kGaussian,    ///< A exp(-4 ln2 (E - c)^2 / w^2)
@@ -74,7 +74,7 @@ struct PeakFitResult {
 /// with fewer than 3 * peaks + 2 finite channels, ("initial_centres_ev") when empty,
 /// non-finite, or outside the window.
 PeakFitResult FitSpectrumPeaks(const NdArray& spectrum, EnergyAxis axis, PeakShape shape,
-                               std::span<const double> initial_centres_ev,
-                               double window_start_ev, double window_end_ev);
+                               std::span<const double> initial_centres_ev, double window_start_ev,
+                               double window_end_ev);
 
 }  // namespace tessera::arrayops

@@ -62,7 +62,8 @@ TEST(PowerLawTest, RecoversAPowerLawUnderPoissonNoise) {
   // The background itself is good to a few % over the window and just beyond it.
   for (const double e : {60.0, 100.0, 160.0, 200.0}) {
     const auto i = static_cast<int64_t>((e - axis.offset) / axis.scale);
-    EXPECT_NEAR(fit.background.flat<double>()[i], 1e9 * std::pow(e, -3), 0.03 * 1e9 * std::pow(e, -3));
+    EXPECT_NEAR(fit.background.flat<double>()[i], 1e9 * std::pow(e, -3),
+                0.03 * 1e9 * std::pow(e, -3));
   }
   EXPECT_GT(fit.r_squared, 0.9);
 }
@@ -79,7 +80,7 @@ TEST(PowerLawTest, SubtractsEverywhereAndRevealsTheEdge) {
   EXPECT_TRUE(std::isnan(background[0]));
   EXPECT_TRUE(std::isnan(background[20]));  // E = 0
   EXPECT_EQ(subtracted[20], spectrum.flat<double>()[20]);
-  EXPECT_NEAR(subtracted[40], 0, 1e-6 * spectrum.flat<double>()[40]);   // before the window
+  EXPECT_NEAR(subtracted[40], 0, 1e-6 * spectrum.flat<double>()[40]);     // before the window
   EXPECT_NEAR(subtracted[700], 40, 1e-6 * spectrum.flat<double>()[700]);  // 340 eV, after the edge
 }
 
@@ -118,10 +119,10 @@ TEST(PowerLawTest, RejectsBadWindowsAndAxes) {
   ExpectInvalidArgument([&] { FitPowerLawBackground(spectrum, axis, kNaN, 50); }, "window");
   ExpectInvalidArgument([&] { FitPowerLawBackground(spectrum, {.offset = 0, .scale = 0}, 5, 50); },
                         "axis");
-  ExpectInvalidArgument(
-      [&] { FitPowerLawBackground(NdArray(DType::kFloat64, {2, 50}), axis, 5, 40); }, "spectrum");
-  ExpectInvalidArgument([&] { FitPowerLawBackground(NdArray(DType::kFloat64, {0}), axis, 5, 40); },
-                        "window");
+  const NdArray image(DType::kFloat64, {2, 50});
+  const NdArray empty(DType::kFloat64, {0});
+  ExpectInvalidArgument([&] { FitPowerLawBackground(image, axis, 5, 40); }, "spectrum");
+  ExpectInvalidArgument([&] { FitPowerLawBackground(empty, axis, 5, 40); }, "window");
 }
 
 struct TruePeak {
@@ -162,10 +163,11 @@ TEST(SpectrumPeaksTest, SeparatesTwoOverlappingPeaksOfEachShape) {
       EXPECT_NEAR(fit.peaks[p].centre, kOverlapping[p].centre, 1e-7);
       EXPECT_NEAR(fit.peaks[p].fwhm, kOverlapping[p].fwhm, 1e-7);
       EXPECT_NEAR(fit.peaks[p].amplitude, kOverlapping[p].height, 1e-6);
-      const double area = shape == PeakShape::kGaussian
-                              ? kOverlapping[p].height * kOverlapping[p].fwhm *
-                                    std::sqrt(std::numbers::pi / (4 * std::numbers::ln2))
-                              : kOverlapping[p].height * kOverlapping[p].fwhm * std::numbers::pi / 2;
+      const double area =
+          shape == PeakShape::kGaussian
+              ? kOverlapping[p].height * kOverlapping[p].fwhm *
+                    std::sqrt(std::numbers::pi / (4 * std::numbers::ln2))
+              : kOverlapping[p].height * kOverlapping[p].fwhm * std::numbers::pi / 2;
       EXPECT_NEAR(fit.peaks[p].area, area, 1e-6 * area);
       EXPECT_LT(fit.peaks[p].centre_error, 1e-6);  // a perfect fit leaves no residual
     }
@@ -187,8 +189,8 @@ TEST(SpectrumPeaksTest, ErrorsDescribeTheScatterUnderPoissonNoise) {
     EXPECT_TRUE(fit.converged);
     for (size_t p = 0; p < 2; ++p) {
       const SpectrumPeak& peak = fit.peaks[p];
-      for (const double error : {peak.centre_error, peak.fwhm_error, peak.amplitude_error,
-                                 peak.area_error}) {
+      for (const double error :
+           {peak.centre_error, peak.fwhm_error, peak.amplitude_error, peak.area_error}) {
         EXPECT_TRUE(std::isfinite(error) && error > 0) << error;
       }
       EXPECT_NEAR(peak.centre, kOverlapping[p].centre, 4 * peak.centre_error);
@@ -207,18 +209,20 @@ TEST(SpectrumPeaksTest, RejectsBadCentresAndWindows) {
   const std::vector<double> outside{500, 530};
   const std::vector<double> nan{kNaN};
   const std::vector<double> one{500};
-  ExpectInvalidArgument([&] { FitSpectrumPeaks(spectrum, axis, PeakShape::kGaussian, none, 485, 515); },
-                        "initial_centres_ev");
+  ExpectInvalidArgument(
+      [&] { FitSpectrumPeaks(spectrum, axis, PeakShape::kGaussian, none, 485, 515); },
+      "initial_centres_ev");
   ExpectInvalidArgument(
       [&] { FitSpectrumPeaks(spectrum, axis, PeakShape::kGaussian, outside, 485, 515); },
       "initial_centres_ev", "530");
-  ExpectInvalidArgument([&] { FitSpectrumPeaks(spectrum, axis, PeakShape::kGaussian, nan, 485, 515); },
-                        "initial_centres_ev");
+  ExpectInvalidArgument(
+      [&] { FitSpectrumPeaks(spectrum, axis, PeakShape::kGaussian, nan, 485, 515); },
+      "initial_centres_ev");
   ExpectInvalidArgument(
       [&] { FitSpectrumPeaks(spectrum, axis, PeakShape::kGaussian, one, 499.95, 500.3); }, "window",
       "at least 5");
-  ExpectInvalidArgument([&] { FitSpectrumPeaks(spectrum, axis, PeakShape::kGaussian, one, 470, 515); },
-                        "window");
+  ExpectInvalidArgument(
+      [&] { FitSpectrumPeaks(spectrum, axis, PeakShape::kGaussian, one, 470, 515); }, "window");
 }
 
 }  // namespace

@@ -4,10 +4,9 @@
 // strided reads stay in cache) and fills the rest from Hermitian symmetry.
 #include "tessera/arrayops/fft.h"
 
-#include <kissfft.hh>
-
 #include <cmath>
 #include <complex>
+#include <kissfft.hh>
 #include <numbers>
 #include <vector>
 
@@ -181,7 +180,9 @@ NdArray FftMagnitude(const NdArray& image, bool shift) {
   const double* src = input.size() > 0 ? input.flat<double>().data() : nullptr;
   return TransformStack(
       input, shift,
-      [&](int64_t i, double* buffer) { std::copy(src + i * pixels, src + (i + 1) * pixels, buffer); },
+      [&](int64_t i, double* buffer) {
+        std::copy(src + i * pixels, src + (i + 1) * pixels, buffer);
+      },
       // sqrt(norm) rather than std::abs: hypot's overflow care costs more than the FFT here.
       [](Complex f) { return std::sqrt(std::norm(f)); });
 }

@@ -74,8 +74,16 @@ std::vector<double> Golden(const Array& values) {
 }
 
 TEST(FftMagnitudeTest, MatchesTheNaiveDftForOddAndEvenSizes) {
-  for (const auto& [rows, cols] : {std::pair<int64_t, int64_t>{1, 1}, {1, 6}, {5, 1}, {2, 2},
-                                  {5, 6}, {7, 7}, {8, 4}, {9, 12}, {11, 13}, {16, 16}}) {
+  for (const auto& [rows, cols] : {std::pair<int64_t, int64_t>{1, 1},
+                                   {1, 6},
+                                   {5, 1},
+                                   {2, 2},
+                                   {5, 6},
+                                   {7, 7},
+                                   {8, 4},
+                                   {9, 12},
+                                   {11, 13},
+                                   {16, 16}}) {
     const auto image = RandomImage(rows * cols, static_cast<uint64_t>(rows * 100 + cols));
     const auto dft = NaiveDft(image, rows, cols);
     for (const bool shift : {false, true}) {
@@ -125,9 +133,8 @@ std::vector<double> NaiveDiffractogram(std::vector<double> image, int64_t rows, 
       image[y * cols + x] = (image[y * cols + x] - mean) * hanning(rows, y) * hanning(cols, x);
     }
   }
-  return Place(NaiveDft(image, rows, cols), rows, cols, true, [&](auto f) {
-    return log ? std::log1p(std::norm(f)) : std::norm(f);
-  });
+  return Place(NaiveDft(image, rows, cols), rows, cols, true,
+               [&](auto f) { return log ? std::log1p(std::norm(f)) : std::norm(f); });
 }
 
 TEST(DiffractogramTest, MatchesTheNaiveComputationAndNumPy) {

@@ -111,8 +111,10 @@ NdArray GaussianBlur(const NdArray& a, double sigma_y, double sigma_x, double tr
 
   const int64_t rows = a.shape()[a.shape().size() - 2];
   const int64_t cols = a.shape().back();
-  const std::vector<double> kernel_y = radius_y < 0 ? std::vector<double>{} : GaussianKernel(sigma_y, radius_y);
-  const std::vector<double> kernel_x = radius_x < 0 ? std::vector<double>{} : GaussianKernel(sigma_x, radius_x);
+  const std::vector<double> kernel_y =
+      radius_y < 0 ? std::vector<double>{} : GaussianKernel(sigma_y, radius_y);
+  const std::vector<double> kernel_x =
+      radius_x < 0 ? std::vector<double>{} : GaussianKernel(sigma_x, radius_x);
   std::vector<double> scratch(static_cast<size_t>(rows * cols));
   std::vector<double> line(static_cast<size_t>(cols + 2 * std::max<int64_t>(radius_x, 0)));
   const int64_t images = internal::StackCount(a);
@@ -123,8 +125,11 @@ NdArray GaussianBlur(const NdArray& a, double sigma_y, double sigma_x, double tr
       BlurColumns(scratch.data(), image, rows, cols, kernel_y);
       continue;
     }
-    if (radius_x >= 0) BlurRows(image, scratch.data(), rows, cols, kernel_x, line);
-    else BlurColumns(image, scratch.data(), rows, cols, kernel_y);
+    if (radius_x >= 0) {
+      BlurRows(image, scratch.data(), rows, cols, kernel_x, line);
+    } else {
+      BlurColumns(image, scratch.data(), rows, cols, kernel_y);
+    }
     std::memcpy(image, scratch.data(), scratch.size() * sizeof(double));
   }
   return out;

@@ -76,9 +76,9 @@ TEST(GaussianBlurTest, MatchesDirectConvolutionWithReflectPadding) {
     int64_t rows, cols;
     double sigma_y, sigma_x, truncate;
   };
-  for (const Case& c : {Case{13, 17, 1.3, 2.1, 4.0}, Case{6, 5, 2.0, 3.5, 4.0},
-                        Case{1, 9, 1.0, 1.0, 4.0}, Case{8, 1, 0.7, 0.0, 3.0},
-                        Case{20, 20, 0.4, 0.9, 4.0}}) {
+  for (const Case& c :
+       {Case{13, 17, 1.3, 2.1, 4.0}, Case{6, 5, 2.0, 3.5, 4.0}, Case{1, 9, 1.0, 1.0, 4.0},
+        Case{8, 1, 0.7, 0.0, 3.0}, Case{20, 20, 0.4, 0.9, 4.0}}) {
     const auto image = RandomValues(c.rows * c.cols, 7);
     const NdArray out =
         GaussianBlur(MakeArray({c.rows, c.cols}, image), c.sigma_y, c.sigma_x, c.truncate);

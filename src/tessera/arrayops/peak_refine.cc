@@ -12,6 +12,7 @@
 
 #include "tessera/arrayops/arrayops_internal.h"
 #include "tessera/arrayops/peaks.h"
+#include "tessera/arrayops/solver_internal.h"
 
 namespace tessera::arrayops {
 namespace {
@@ -151,19 +152,12 @@ FitOutcome FitWindow(const std::vector<Pixel>& pixels, const Window& window, dou
   problem.SetParameterLowerBound(params, 3, kSigmaBound);
   problem.SetParameterLowerBound(params, 4, kSigmaBound);
 
-  ceres::Solver::Options options;
-  options.trust_region_strategy_type = ceres::LEVENBERG_MARQUARDT;
-  options.linear_solver_type = ceres::DENSE_QR;
-  options.max_num_iterations = 200;
-  options.function_tolerance = 1e-12;
-  options.gradient_tolerance = 1e-14;
-  options.parameter_tolerance = 1e-12;
-  options.logging_type = ceres::SILENT;
+  const ceres::Solver::Options options = internal::LevenbergMarquardtOptions(1e-12, 200);
   ceres::Solver::Summary summary;
   ceres::Solve(options, &problem, &summary);
 
-  outcome.converged =
-      summary.termination_type == ceres::CONVERGENCE && Plausible(outcome.params, window, half_window);
+  outcome.converged = summary.termination_type == ceres::CONVERGENCE &&
+                      Plausible(outcome.params, window, half_window);
   return outcome;
 }
 
@@ -195,19 +189,21 @@ Table RefinePeaksGaussian(const NdArray& image, const Table& peaks, int64_t half
   const NdArray converted = internal::ToFloat64(image, "image");
   const double* pixels_in = converted.flat<double>().data();
 
+  // A window wider than the image holds nothing more (and (2 h + 1)^2 must not overflow).
+  const int64_t reach = std::min(half_window, std::max(rows, cols));
   std::vector<std::vector<double>> columns(7);
   std::vector<Pixel> pixels;
-  pixels.reserve((2 * half_window + 1) * (2 * half_window + 1));
+  pixels.reserve(std::min((2 * reach + 1) * (2 * reach + 1), rows * cols));
   for (size_t row = 0; row < static_cast<size_t>(peaks.rows()); ++row) {
     const auto [y, x] = PeakPixel(peaks, row, rows, cols);
     const Window window{y,
                         x,
-                        std::max<int64_t>(y - half_window, 0),
-                        std::min(y + half_window + 1, rows),
-                        std::max<int64_t>(x - half_window, 0),
-                        std::min(x + half_window + 1, cols)};
+                        std::max<int64_t>(y - reach, 0),
+                        std::min(y + reach + 1, rows),
+                        std::max<int64_t>(x - reach, 0),
+                        std::min(x + reach + 1, cols)};
     CollectPixels(pixels_in, cols, window, pixels);
-    const FitOutcome fit = FitWindow(pixels, window, pixels_in[y * cols + x], half_window);
+    const FitOutcome fit = FitWindow(pixels, window, pixels_in[y * cols + x], reach);
     const auto& p = fit.params;
     columns[0].push_back(static_cast<double>(y) + (fit.converged ? p[1] : 0.0));
     columns[1].push_back(static_cast<double>(x) + (fit.converged ? p[2] : 0.0));

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 // FindPeaks: skimage.feature.peak_local_max with a separable van Herk / Gil-Werman maximum
 // filter (O(1) per pixel whatever min_distance) and a grid for the spacing test.
+#include "tessera/arrayops/peaks.h"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -9,7 +11,6 @@
 #include <vector>
 
 #include "tessera/arrayops/arrayops_internal.h"
-#include "tessera/arrayops/peaks.h"
 
 namespace tessera::arrayops {
 namespace {
@@ -56,7 +57,9 @@ class RowMaxFilter {
   void Run(const double* in, int64_t cols, double* out) {
     const int64_t width = 2 * radius_ + 1;
     const auto padded = static_cast<int64_t>(line_.size());
-    for (int64_t j = 0; j < padded; ++j) line_[j] = in[std::clamp<int64_t>(j - radius_, 0, cols - 1)];
+    for (int64_t j = 0; j < padded; ++j) {
+      line_[j] = in[std::clamp<int64_t>(j - radius_, 0, cols - 1)];
+    }
     for (int64_t start = 0; start < padded; start += width) {
       const int64_t stop = std::min(start + width, padded);
       prefix_[start] = line_[start];
@@ -129,15 +132,15 @@ double PeakThreshold(const std::vector<double>& image, const PeakOptions& option
 
 /// Return the pixels that equal their neighbourhood maximum and exceed `threshold`, outside the
 /// excluded border, in raster order.
-std::vector<Candidate> FindCandidates(const std::vector<double>& image, int64_t rows,
-                                      int64_t cols, double threshold,
-                                      const PeakOptions& options) {
-  const int64_t border =
-      options.exclude_border < 0 ? options.min_distance : options.exclude_border;
+std::vector<Candidate> FindCandidates(const std::vector<double>& image, int64_t rows, int64_t cols,
+                                      double threshold, const PeakOptions& options) {
+  const int64_t border = options.exclude_border < 0 ? options.min_distance : options.exclude_border;
   std::vector<double> filtered;
   bool trivial = true;  // every (non-NaN) pixel is its own neighbourhood maximum
   if (options.min_distance > 0 && image.size() > 1) {
-    filtered = MaxFilter(image, rows, cols, options.min_distance);
+    // Beyond the image size a larger window sees nothing more (edges repeat).
+    const int64_t radius = std::min(options.min_distance, std::max(rows, cols));
+    filtered = MaxFilter(image, rows, cols, radius);
     for (size_t i = 0; i < image.size() && trivial; ++i) {
       trivial = image[i] == kMinusInf || image[i] == filtered[i];
     }
@@ -214,8 +217,9 @@ Table FindPeaks(const NdArray& image, const PeakOptions& options) {
   if (pixels.empty()) return ToTable({});
   const double threshold = PeakThreshold(pixels, options);
   std::vector<Candidate> candidates = FindCandidates(pixels, rows, cols, threshold, options);
-  std::stable_sort(candidates.begin(), candidates.end(),
-                   [](const Candidate& a, const Candidate& b) { return a.intensity > b.intensity; });
+  std::stable_sort(
+      candidates.begin(), candidates.end(),
+      [](const Candidate& a, const Candidate& b) { return a.intensity > b.intensity; });
   if (options.min_distance > 1) {
     candidates = EnsureSpacing(candidates, rows, cols, options.min_distance, options.max_peaks);
   }

@@ -32,8 +32,7 @@ std::vector<int64_t> Coordinates(const Table& table) {
 }
 
 NdArray GoldenPeakImage(DType dtype = DType::kFloat64) {
-  return MakeArray({48, 48},
-                   {std::begin(golden::kPeakImage), std::end(golden::kPeakImage)}, dtype);
+  return MakeArray({48, 48}, {std::begin(golden::kPeakImage), std::end(golden::kPeakImage)}, dtype);
 }
 
 template <class Array>
@@ -47,17 +46,18 @@ TEST(FindPeaksTest, MatchesSkimagePeakLocalMax) {
   EXPECT_EQ(Coordinates(FindPeaks(image, {})), Golden(golden::kPeaksDefault));
   EXPECT_EQ(Coordinates(FindPeaks(image, {.min_distance = 3, .threshold_rel = 0.3})),
             Golden(golden::kPeaksMd3Rel));
-  EXPECT_EQ(Coordinates(FindPeaks(image, {.min_distance = 2, .threshold_abs = 20, .max_peaks = 6,
-                                          .exclude_border = 0})),
-            Golden(golden::kPeaksMd2AbsNum));
+  EXPECT_EQ(
+      Coordinates(FindPeaks(
+          image, {.min_distance = 2, .threshold_abs = 20, .max_peaks = 6, .exclude_border = 0})),
+      Golden(golden::kPeaksMd2AbsNum));
   EXPECT_EQ(Coordinates(FindPeaks(image, {.min_distance = 0, .threshold_abs = 100})),
             Golden(golden::kPeaksMd0));
-  EXPECT_EQ(Coordinates(FindPeaks(image, {.min_distance = 5, .threshold_abs = -inf,
-                                          .exclude_border = 2})),
+  EXPECT_EQ(Coordinates(
+                FindPeaks(image, {.min_distance = 5, .threshold_abs = -inf, .exclude_border = 2})),
             Golden(golden::kPeaksMd5Border2));
-  EXPECT_EQ(Coordinates(FindPeaks(image, {.min_distance = 4, .threshold_abs = 100,
-                                          .exclude_border = 0})),
-            Golden(golden::kPeaksMd4Plateau));
+  EXPECT_EQ(
+      Coordinates(FindPeaks(image, {.min_distance = 4, .threshold_abs = 100, .exclude_border = 0})),
+      Golden(golden::kPeaksMd4Plateau));
 }
 
 /// peak_local_max by brute force: every pixel equal to the maximum of its clamped window and
@@ -76,7 +76,9 @@ std::vector<int64_t> BruteForcePeaks(const std::vector<double>& image, int64_t r
           window_max = std::max(window_max, image[yy * cols + xx]);
         }
       }
-      if (image[y * cols + x] == window_max && image[y * cols + x] > min) candidates.push_back({y, x});
+      if (image[y * cols + x] == window_max && image[y * cols + x] > min) {
+        candidates.push_back({y, x});
+      }
     }
   }
   std::stable_sort(candidates.begin(), candidates.end(), [&](const auto& a, const auto& b) {
@@ -99,8 +101,8 @@ std::vector<int64_t> BruteForcePeaks(const std::vector<double>& image, int64_t r
 TEST(FindPeaksTest, MatchesBruteForceForManySizesAndDistances) {
   std::mt19937_64 rng(5);
   std::uniform_int_distribution<int> level(0, 40);  // coarse levels: ties and plateaus
-  for (const auto& [rows, cols] : {std::pair<int64_t, int64_t>{1, 17}, {13, 1}, {3, 50},
-                                   {31, 29}, {40, 64}}) {
+  for (const auto& [rows, cols] :
+       {std::pair<int64_t, int64_t>{1, 17}, {13, 1}, {3, 50}, {31, 29}, {40, 64}}) {
     std::vector<double> image(rows * cols);
     for (double& v : image) v = level(rng);
     for (const int64_t d : {1, 2, 3, 4, 7, 20}) {
@@ -113,8 +115,8 @@ TEST(FindPeaksTest, MatchesBruteForceForManySizesAndDistances) {
 }
 
 TEST(FindPeaksTest, ReportsIntensitiesAndAcceptsIntegerImages) {
-  const Table peaks = FindPeaks(GoldenPeakImage(DType::kUint16), {.min_distance = 3,
-                                                                   .threshold_rel = 0.3});
+  const Table peaks =
+      FindPeaks(GoldenPeakImage(DType::kUint16), {.min_distance = 3, .threshold_rel = 0.3});
   EXPECT_EQ(Coordinates(peaks), Golden(golden::kPeaksMd3Rel));
   EXPECT_EQ(peaks.columns, (std::vector<std::string>{"y", "x", "intensity"}));
   EXPECT_EQ(peaks.units, (std::vector<std::string>{"px", "px", ""}));
@@ -123,6 +125,15 @@ TEST(FindPeaksTest, ReportsIntensitiesAndAcceptsIntegerImages) {
   for (int64_t i = 1; i < peaks.rows(); ++i) {
     EXPECT_GE(peaks.Column("intensity")[i - 1], peaks.Column("intensity")[i]);
   }
+}
+
+TEST(FindPeaksTest, HugeDistancesLeaveTheGlobalMaximum) {
+  const NdArray image = GoldenPeakImage();
+  const int64_t huge = int64_t{1} << 40;
+  const Table peaks = FindPeaks(image, {.min_distance = huge, .exclude_border = 0});
+  EXPECT_EQ(Coordinates(peaks), (std::vector<int64_t>{10, 10}));  // the first of the two 210s
+  EXPECT_EQ(FindPeaks(image, {.min_distance = 3, .exclude_border = huge}).rows(), 0);
+  EXPECT_EQ(RefinePeaksGaussian(image, peaks, huge).rows(), 1);
 }
 
 TEST(FindPeaksTest, TrivialImagesHaveNoPeaks) {
@@ -163,8 +174,8 @@ TEST(FindPeaksTest, RejectsBadOptions) {
   ExpectInvalidArgument([&] { FindPeaks(image, {.threshold_rel = -0.5}); }, "threshold_rel");
   ExpectInvalidArgument([&] { FindPeaks(image, {.max_peaks = -3}); }, "max_peaks");
   ExpectInvalidArgument([&] { FindPeaks(image, {.exclude_border = -2}); }, "exclude_border");
-  ExpectInvalidArgument([&] { FindPeaks(NdArray(DType::kFloat64, {2, 8, 8}), {}); }, "image",
-                        "rank 2");
+  const NdArray stack(DType::kFloat64, {2, 8, 8});
+  ExpectInvalidArgument([&] { FindPeaks(stack, {}); }, "image", "rank 2");
 }
 
 /// A synthetic image: Gaussian spots on a constant background, optionally with Poisson noise.
@@ -191,9 +202,19 @@ NdArray SpotImage(int64_t rows, int64_t cols, const std::vector<Spot>& spots, do
   return MakeArray({rows, cols}, values);
 }
 
-const std::vector<Spot> kSpots = {{12.3, 15.7, 200, 1.8, 1.8},  {30.55, 40.2, 150, 1.5, 2.2},
-                                  {45.9, 10.45, 300, 2.5, 2.0}, {20.1, 50.8, 120, 1.2, 1.2},
+const std::vector<Spot> kSpots = {{12.3, 15.7, 200, 1.8, 1.8},
+                                  {30.55, 40.2, 150, 1.5, 2.2},
+                                  {45.9, 10.45, 300, 2.5, 2.0},
+                                  {20.1, 50.8, 120, 1.2, 1.2},
                                   {50.5, 50.5, 250, 2.0, 2.0}};
+
+/// Return a one-row peak table.
+Table PeakList(double y, double x) {
+  Table table;
+  table.AddColumn("y", "px", {y});
+  table.AddColumn("x", "px", {x});
+  return table;
+}
 
 /// Return the index of the fitted peak nearest to `spot` (fails when none is within 1 px).
 int64_t Match(const Table& refined, const Spot& spot) {
@@ -240,20 +261,14 @@ TEST(RefinePeaksGaussianTest, RecoversPositionsWithPoissonNoise) {
 TEST(RefinePeaksGaussianTest, EdgesFlatWindowsAndNaNs) {
   // A spot centred on the image edge: the window is clipped and the fit still finds it.
   const NdArray edge = SpotImage(32, 32, {{0.4, 16.2, 100, 1.5, 1.5}}, 5);
-  Table peaks;
-  peaks.AddColumn("y", "px", {0});
-  peaks.AddColumn("x", "px", {16});
-  Table refined = RefinePeaksGaussian(edge, peaks, 4);
+  Table refined = RefinePeaksGaussian(edge, PeakList(0, 16), 4);
   EXPECT_EQ(refined.Column("converged")[0], 1);
   EXPECT_NEAR(refined.Column("y")[0], 0.4, 0.02);
   EXPECT_NEAR(refined.Column("x")[0], 16.2, 0.02);
 
   // A flat window has nothing to fit: integer position, NaN parameters, converged = 0.
   const NdArray flat = MakeArray({16, 16}, std::vector<double>(256, 3.0));
-  peaks = Table();
-  peaks.AddColumn("y", "px", {7.4});
-  peaks.AddColumn("x", "px", {8.6});
-  refined = RefinePeaksGaussian(flat, peaks, 3);
+  refined = RefinePeaksGaussian(flat, PeakList(7.4, 8.6), 3);
   EXPECT_EQ(refined.Column("y")[0], 7);
   EXPECT_EQ(refined.Column("x")[0], 9);
   EXPECT_EQ(refined.Column("converged")[0], 0);
@@ -264,20 +279,12 @@ TEST(RefinePeaksGaussianTest, EdgesFlatWindowsAndNaNs) {
   const NdArray clean = SpotImage(24, 24, {{11.3, 12.6, 80, 1.7, 1.7}}, 2);
   for (int64_t i = 0; i < 24 * 24; ++i) values[i] = clean.flat<double>()[i];
   values[11 * 24 + 14] = kNaN;
-  peaks = Table();
-  peaks.AddColumn("y", "px", {11});
-  peaks.AddColumn("x", "px", {13});
-  refined = RefinePeaksGaussian(MakeArray({24, 24}, values), peaks, 4);
+  refined = RefinePeaksGaussian(MakeArray({24, 24}, values), PeakList(11, 13), 4);
   EXPECT_EQ(refined.Column("converged")[0], 1);
   EXPECT_NEAR(refined.Column("x")[0], 12.6, 0.02);
 
   // A 1x1 image has too few pixels to fit.
-  refined = RefinePeaksGaussian(MakeArray({1, 1}, {4}), [] {
-    Table t;
-    t.AddColumn("y", "px", {0});
-    t.AddColumn("x", "px", {0});
-    return t;
-  }(), 2);
+  refined = RefinePeaksGaussian(MakeArray({1, 1}, {4}), PeakList(0, 0), 2);
   EXPECT_EQ(refined.Column("converged")[0], 0);
 }
 

@@ -14,6 +14,7 @@
 #include "tessera/arrayops/arrayops_internal.h"
 #include "tessera/arrayops/eels.h"
 #include "tessera/arrayops/eels_internal.h"
+#include "tessera/arrayops/solver_internal.h"
 
 namespace tessera::arrayops {
 namespace {
@@ -89,7 +90,9 @@ class PeaksCost final : public ceres::CostFunction {
 };
 
 void CheckCentres(std::span<const double> centres, double start, double end) {
-  if (centres.empty()) throw Error::InvalidArgument("needs at least one centre", "initial_centres_ev");
+  if (centres.empty()) {
+    throw Error::InvalidArgument("needs at least one centre", "initial_centres_ev");
+  }
   for (const double c : centres) {
     if (!std::isfinite(c) || c < start || c > end) {
       throw Error::InvalidArgument(
@@ -111,7 +114,8 @@ size_t NearestChannel(const internal::WindowData& window, double energy) {
 std::vector<PeakParams> InitialPeaks(const internal::WindowData& window,
                                      std::span<const double> centres, double background,
                                      double scale) {
-  const double range = *std::max_element(window.intensity.begin(), window.intensity.end()) - background;
+  const double range =
+      *std::max_element(window.intensity.begin(), window.intensity.end()) - background;
   std::vector<PeakParams> peaks;
   for (size_t p = 0; p < centres.size(); ++p) {
     // Walk out to half height, but no further than half way to another centre.
@@ -125,7 +129,9 @@ std::vector<PeakParams> InitialPeaks(const internal::WindowData& window,
     if (!(height > 0)) height = range > 0 ? 0.5 * range : 1.0;
     const double half = background + 0.5 * height;
     size_t left = centre, right = centre;
-    while (left > 0 && window.energy[left - 1] >= left_limit && window.intensity[left] > half) --left;
+    while (left > 0 && window.energy[left - 1] >= left_limit && window.intensity[left] > half) {
+      --left;
+    }
     while (right + 1 < window.energy.size() && window.energy[right + 1] <= right_limit &&
            window.intensity[right] > half) {
       ++right;
@@ -200,8 +206,8 @@ Table MakeTable(const std::vector<SpectrumPeak>& peaks) {
 }  // namespace
 
 PeakFitResult FitSpectrumPeaks(const NdArray& spectrum, EnergyAxis axis, PeakShape shape,
-                               std::span<const double> initial_centres_ev,
-                               double window_start_ev, double window_end_ev) {
+                               std::span<const double> initial_centres_ev, double window_start_ev,
+                               double window_end_ev) {
   internal::CheckSpectrum(spectrum, axis);
   const auto min_channels = static_cast<int64_t>(3 * initial_centres_ev.size() + 2);
   const internal::WindowData window =
@@ -221,22 +227,15 @@ PeakFitResult FitSpectrumPeaks(const NdArray& spectrum, EnergyAxis axis, PeakSha
   blocks.push_back(&background);
   problem.AddResidualBlock(&cost, nullptr, blocks);
 
-  ceres::Solver::Options options;
-  options.trust_region_strategy_type = ceres::LEVENBERG_MARQUARDT;
-  options.linear_solver_type = ceres::DENSE_QR;
-  options.max_num_iterations = 500;
-  options.function_tolerance = 1e-14;
-  options.gradient_tolerance = 1e-16;
-  options.parameter_tolerance = 1e-14;
-  options.logging_type = ceres::SILENT;
+  const ceres::Solver::Options options = internal::LevenbergMarquardtOptions(1e-14, 500);
   ceres::Solver::Summary summary;
   ceres::Solve(options, &problem, &summary);
 
   const size_t n_params = 3 * n_peaks + 1;
   const double variance =
       2 * summary.final_cost / static_cast<double>(window.energy.size() - n_params);
-  const std::vector<double> cov = ScaledCovariance(
-      problem, std::vector<const double*>(blocks.begin(), blocks.end()), variance);
+  const std::vector<double> cov =
+      ScaledCovariance(problem, std::vector<const double*>(blocks.begin(), blocks.end()), variance);
 
   PeakFitResult result;
   result.background = background;

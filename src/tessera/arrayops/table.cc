@@ -20,9 +20,9 @@ void Table::AddColumn(std::string name, std::string unit, std::vector<double> co
     throw Error::InvalidArgument(fmt::format("the table already has a column '{}'", name), "name");
   }
   if (!values.empty() && static_cast<int64_t>(column_values.size()) != rows()) {
-    throw Error::InvalidArgument(fmt::format("column '{}' has {} rows, the table {}", name,
-                                             column_values.size(), rows()),
-                                 "values");
+    throw Error::InvalidArgument(
+        fmt::format("column '{}' has {} rows, the table {}", name, column_values.size(), rows()),
+        "values");
   }
   columns.push_back(std::move(name));
   units.push_back(std::move(unit));
