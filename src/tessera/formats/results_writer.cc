@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "tessera/formats/results_writer.h"
 
+#include <filesystem>
 #include <set>
 
 #include <fmt/format.h>
@@ -125,6 +126,74 @@ void WriteResultsHdf5(const std::string& path, std::span<const ResultArray> resu
     (void)file.Release();
   });
   atomic.Commit();
+}
+
+StoredResults ReadResultsHdf5(const std::string& path) {
+  if (!std::filesystem::exists(path)) throw Error::NotFound("no such result file", path);
+  StoredResults out;
+  internal::NameFileInErrors(path, [&] {
+    Hid file = Check(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), path, "/", "cannot open as HDF5");
+    if (H5Lexists(file.get(), "provenance", H5P_DEFAULT) <= 0 ||
+        H5Lexists(file.get(), "results", H5P_DEFAULT) <= 0) {
+      throw Error::CorruptFile(path, std::nullopt, "/provenance",
+                               "not a Tessera result file (no /results and /provenance groups)");
+    }
+    Hid prov = Check(H5Gopen2(file.get(), "provenance", H5P_DEFAULT), path, "/provenance", "cannot open");
+    auto text = [&](const char* name) { return internal::ReadStringAttr(prov.get(), name).value_or(""); };
+    out.provenance.command_line = text("command_line");
+    out.provenance.tessera_version = text("tessera_version");
+    out.provenance.git_hash = text("git_hash");
+    out.provenance.start_time = text("start_time");
+    out.provenance.end_time = text("end_time");
+    out.provenance.host = text("host");
+    out.provenance.parameters_json = text("parameters");
+    if (H5Lexists(prov.get(), "inputs", H5P_DEFAULT) > 0) {
+      Hid inputs = Check(H5Gopen2(prov.get(), "inputs", H5P_DEFAULT), path, "/provenance/inputs", "cannot open");
+      H5G_info_t info{};
+      Check(H5Gget_info(inputs.get(), &info), path, "/provenance/inputs", "cannot list");
+      for (hsize_t i = 0; i < info.nlinks; ++i) {
+        const std::string name = std::to_string(i);
+        if (H5Lexists(inputs.get(), name.c_str(), H5P_DEFAULT) <= 0) continue;
+        Hid g = Check(H5Gopen2(inputs.get(), name.c_str(), H5P_DEFAULT), path, "/provenance/inputs/" + name,
+                      "cannot open");
+        out.provenance.inputs.push_back(ProvenanceInput{
+            .path = internal::ReadStringAttr(g.get(), "path").value_or(""),
+            .size = static_cast<int64_t>(internal::ReadDoubleAttr(g.get(), "size").value_or(-1)),
+            .xxh3_128 = internal::ReadStringAttr(g.get(), "xxh3_128").value_or("")});
+      }
+    }
+    Hid results = Check(H5Gopen2(file.get(), "results", H5P_DEFAULT), path, "/results", "cannot open");
+    H5G_info_t info{};
+    Check(H5Gget_info(results.get(), &info), path, "/results", "cannot list");
+    for (hsize_t i = 0; i < info.nlinks; ++i) {
+      const ssize_t len = H5Lget_name_by_idx(results.get(), ".", H5_INDEX_NAME, H5_ITER_INC, i, nullptr, 0,
+                                             H5P_DEFAULT);
+      if (len <= 0) continue;
+      std::string name(static_cast<size_t>(len), '\0');
+      H5Lget_name_by_idx(results.get(), ".", H5_INDEX_NAME, H5_ITER_INC, i, name.data(), name.size() + 1,
+                         H5P_DEFAULT);
+      const std::string object = "/results/" + name;
+      Hid dset = Check(H5Dopen2(results.get(), name.c_str(), H5P_DEFAULT), path, object, "cannot open");
+      Hid type = Check(H5Dget_type(dset.get()), path, object, "cannot read the type");
+      bool big_endian = false;
+      const auto dtype = internal::DTypeOfHdf5(type.get(), &big_endian);
+      if (!dtype) throw Error::Unsupported("element type not supported: " + object, path);
+      Hid space = Check(H5Dget_space(dset.get()), path, object, "cannot read the shape");
+      const int rank = H5Sget_simple_extent_ndims(space.get());
+      if (rank < 0 || rank > 8) throw Error::CorruptFile(path, std::nullopt, object, "bad rank");
+      std::vector<hsize_t> dims(static_cast<size_t>(rank));
+      H5Sget_simple_extent_dims(space.get(), dims.data(), nullptr);
+      NdArray array(*dtype, std::vector<int64_t>(dims.begin(), dims.end()));
+      Hid mem_type = internal::MemoryTypeOf(*dtype);
+      if (array.size() > 0) {
+        Check(H5Dread(dset.get(), mem_type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, array.raw()), path, object,
+              "cannot read");
+      }
+      out.names.push_back(name);
+      out.arrays.push_back(std::move(array));
+    }
+  });
+  return out;
 }
 
 }  // namespace tessera::formats

@@ -47,4 +47,15 @@ struct Provenance {
 void WriteResultsHdf5(const std::string& path, std::span<const ResultArray> results,
                       const Provenance& provenance);
 
+/// A result file read back: what WriteResultsHdf5 wrote.
+struct StoredResults {
+  Provenance provenance;
+  std::vector<std::string> names;  // /results/<name>, in name order
+  std::vector<NdArray> arrays;     // in the stored dtype
+};
+
+/// Read a file written by WriteResultsHdf5 (for `tessera cite` and `tessera reproduce`). Throws
+/// kNotFound / kIo naming `path`, kCorruptFile if /results or /provenance is missing.
+StoredResults ReadResultsHdf5(const std::string& path);
+
 }  // namespace tessera::formats

@@ -24,6 +24,11 @@ void RegisterReduceOps(PipelineRegistry& registry, const ops::OperatorRegistry& 
                        const formats::FormatRegistry& formats);
 /// crop, bin, flip-rotate, transpose, corrections, dtype: lazy views of a dataset.
 void RegisterMapOps(PipelineRegistry& registry, const formats::FormatRegistry& formats);
+/// array-crop, gaussian-blur, fft, arithmetic, normalise, threshold, find-peaks,
+/// eels-background, spectrum-peaks.
+void RegisterArrayOps(PipelineRegistry& registry);
+/// image, line-plot, overlay-points, overlay-vectors: figures (RGB images).
+void RegisterDisplayOps(PipelineRegistry& registry);
 /// Every built-in operator, registered once (with the built-in formats and analyses).
 const PipelineRegistry& BuiltinOperators();
 

@@ -20,6 +20,7 @@ const PipelineRegistry& BuiltinOperators() {
     PipelineRegistry r;
     RegisterIoOps(r, formats);
     RegisterReduceOps(r, analyses, formats);
+    RegisterArrayOps(r);
     return r;
   }();
   return registry;

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tessera/core/checksum.h"
+#include "tessera/core/system_info.h"
 #include "tessera/core/error.h"
 #include "tessera/formats/format_registry.h"
 #include "tessera/formats/image_writers.h"
@@ -140,11 +141,6 @@ void AddLoad(PipelineRegistry& registry) {
   });
 }
 
-std::string Host() {
-  char name[256] = {};
-  if (::gethostname(name, sizeof name - 1) != 0) return "unknown";
-  return name;
-}
 
 void AddWrite(PipelineRegistry& registry) {
   registry.Add(OperatorDef{
@@ -193,12 +189,12 @@ void AddWrite(PipelineRegistry& registry) {
                                         {"operators", ctx.run->operator_versions},
                                         {"node", ctx.node}}.dump();
           }
-          prov.host = Host();
+          prov.host = HostName();
           for (const auto& in : ctx.upstream_inputs) {
             prov.inputs.push_back({std::filesystem::absolute(in.path).string(), in.size,
                                    ChecksumFile(in.path).ToHex()});
           }
-          prov.end_time = prov.start_time;
+          prov.end_time = NowIso8601();
           formats::WriteResultsHdf5(path.string(), std::span(&r, 1), prov);
         }
         return {};

@@ -12,7 +12,9 @@
 
 #include <fmt/format.h>
 
+#include "tessera/arrayops/table.h"
 #include "tessera/core/checksum.h"
+#include "tessera/core/system_info.h"
 
 namespace tessera::pipeline {
 
@@ -83,16 +85,6 @@ int64_t Session::cache_bytes() const {
 }
 
 namespace {
-
-std::string NowIso8601() {
-  const auto now = std::chrono::system_clock::now();
-  const std::time_t t = std::chrono::system_clock::to_time_t(now);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
 
 // One node in one sweep combination.
 struct Task {
@@ -172,6 +164,36 @@ dataset::Axis SweepAxis(const Sweep& s) {
     axis.units = "index";
   }
   return axis;
+}
+
+// Concatenate one table per sweep combination, with a leading column per sweep (its value, or
+// its index for non-numeric sweeps).
+Value StackTables(const std::vector<Sweep>& sweeps, const NodePlan& plan, const std::vector<const Value*>& values) {
+  arrayops::Table out;
+  const auto& first = *values.front()->table;
+  std::vector<std::vector<double>> sweep_columns(plan.sweeps.size());
+  std::vector<std::vector<double>> columns(first.columns.size());
+  for (size_t c = 0; c < values.size(); ++c) {
+    const auto& t = *values[c]->table;
+    const auto index = Unravel(static_cast<int64_t>(c), plan.sizes);
+    for (int64_t r = 0; r < t.rows(); ++r) {
+      for (size_t k = 0; k < plan.sweeps.size(); ++k) {
+        const Json& v = sweeps[plan.sweeps[k]].values[static_cast<size_t>(index[k])];
+        sweep_columns[k].push_back(v.is_number() ? v.get<double>() : static_cast<double>(index[k]));
+      }
+      for (size_t col = 0; col < columns.size() && col < t.columns.size(); ++col) {
+        columns[col].push_back(t.values[col][static_cast<size_t>(r)]);
+      }
+    }
+  }
+  for (size_t k = 0; k < plan.sweeps.size(); ++k) {
+    const Sweep& s = sweeps[plan.sweeps[k]];
+    out.AddColumn(fmt::format("{}.{}", s.node, s.param), "", std::move(sweep_columns[k]));
+  }
+  for (size_t col = 0; col < columns.size(); ++col) {
+    out.AddColumn(first.columns[col], col < first.units.size() ? first.units[col] : "", std::move(columns[col]));
+  }
+  return Value::Table(std::make_shared<const arrayops::Table>(std::move(out)));
 }
 
 // Stack one port's values over a node's sweep combinations into leading axes.
@@ -453,13 +475,15 @@ RunResult Session::Run() {
     }
     for (size_t p = 0; p < plan.def->outputs.size(); ++p) {
       const Value& first = nr.per_combination.front()[p];
-      if (plan.sweeps.empty() || !(first.is_array_like() || first.type == PortType::kScalar)) {
-        nr.outputs.push_back(first);
-        continue;
-      }
       std::vector<const Value*> values;
       for (const auto& combo : nr.per_combination) values.push_back(&combo[p]);
-      nr.outputs.push_back(Stack(node, plan.def->outputs[p].name, result.sweeps, plan, values));
+      if (plan.sweeps.empty() || first.type == PortType::kDataset) {
+        nr.outputs.push_back(first);
+      } else if (first.type == PortType::kTable) {
+        nr.outputs.push_back(StackTables(result.sweeps, plan, values));
+      } else {
+        nr.outputs.push_back(Stack(node, plan.def->outputs[p].name, result.sweeps, plan, values));
+      }
     }
     result.executed += nr.executed;
     result.cached += plan.combinations - nr.executed;

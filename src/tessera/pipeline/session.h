@@ -49,7 +49,8 @@ struct NodeResult {
   /// Outputs per combination of those sweeps (row-major over `sweeps`), per output port.
   std::vector<std::vector<Value>> per_combination;
   /// Outputs per port: array-like and scalar outputs stacked along the sweep axes (a scalar
-  /// becomes a 1-D array per sweep); dataset and table outputs are those of combination 0.
+  /// becomes a 1-D array per sweep); tables are concatenated with a leading column per sweep;
+  /// dataset outputs are those of combination 0.
   std::vector<Value> outputs;
   std::vector<std::string> port_names;
   int64_t executed = 0;  // combinations computed in this run (the rest came from the cache)

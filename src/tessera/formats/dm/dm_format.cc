@@ -768,10 +768,10 @@ std::unique_ptr<dataset::Dataset> OpenDm(const std::string& path, int image) {
   const int64_t item = rgba ? 4 : SizeOf(*dtype);
   int64_t elements = 1;
   for (const int64_t dim : info.dm_dims) {
-    if (dim < 0 || (dim > 0 && elements > std::numeric_limits<int64_t>::max() / 16 / dim)) {
+    if (dim <= 0 || elements > std::numeric_limits<int64_t>::max() / 16 / dim) {
       throw Error::CorruptFile(
           path, info.data_offset, "Dimensions",
-          fmt::format("image {} has absurd dimensions [{}]", info.index,
+          fmt::format("image {} has {} dimensions [{}]", info.index, dim <= 0 ? "empty" : "absurd",
                       fmt::join(info.dm_dims, ", ")));
     }
     elements *= dim;
