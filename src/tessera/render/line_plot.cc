@@ -28,7 +28,8 @@ constexpr double kYPadding = 0.05;  // of the data's y extent, added above and b
 constexpr Rgb kGridColour{228, 228, 228};
 constexpr Rgb kLegendBorder{170, 170, 170};
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
-constexpr double kMaxLimit = 1e300;
+constexpr double kMaxLimit = 1e300;     // of a linear axis
+constexpr double kMaxLogLimit = 300.0;  // of a log axis, in decades
 
 // Matplotlib's "tab10" qualitative palette.
 constexpr std::array<Rgb, 10> kTab10 = {{{31, 119, 180},
@@ -116,14 +117,15 @@ std::optional<std::pair<double, double>> DataExtent(std::span<const Series> seri
 
 // Axis limits: the caller's where given, else the data's (padded), else [0, 1]; widened around
 // a single value so that the axis never has zero length.
+// Limits are clamped to +-`max_limit`, which keeps differences of limits, and so pixel
+// positions, finite (and, on a log axis, 10^limit a normal double).
 std::pair<double, double> Limits(std::optional<std::pair<double, double>> data,
                                  std::optional<double> user_low, std::optional<double> user_high,
-                                 double padding) {
+                                 double padding, double max_limit) {
   auto [low, high] = data.value_or(std::pair{0.0, 1.0});
   const double pad = high * padding - low * padding;  // high - low may overflow
-  // Within +-1e300 differences of limits stay finite, so pixel positions do too.
-  low = std::clamp(user_low.value_or(low - pad), -kMaxLimit, kMaxLimit);
-  high = std::clamp(user_high.value_or(high + pad), -kMaxLimit, kMaxLimit);
+  low = std::clamp(user_low.value_or(low - pad), -max_limit, max_limit);
+  high = std::clamp(user_high.value_or(high + pad), -max_limit, max_limit);
   if (high > low) return {low, high};
   const double widen = low != 0.0 ? std::abs(low) * 0.05 : 0.5;
   if (user_low) return {low, low + 2 * widen};
@@ -142,10 +144,23 @@ PlotAxis MakeAxis(std::pair<double, double> limits, bool log, int64_t max_ticks)
   return axis;
 }
 
+// The y axis: limits from the options or the data (padded), ticks for a plot this high.
+PlotAxis MakeYAxis(std::span<const Series> series, const PlotOptions& options,
+                   int64_t plot_height) {
+  const bool log = options.log_y;
+  auto to_axis = [log](const std::optional<double>& limit) {
+    return limit ? std::optional(ToAxis(*limit, log)) : std::nullopt;
+  };
+  const auto limits = Limits(DataExtent(series, false, log), to_axis(options.ymin),
+                             to_axis(options.ymax), kYPadding, log ? kMaxLogLimit : kMaxLimit);
+  return MakeAxis(limits, log, std::clamp<int64_t>(plot_height / 45, 2, 10));
+}
+
 int64_t WidestLabel(const PlotAxis& axis, int64_t scale) {
   int64_t widest = 0;
-  for (const std::string& label : axis.labels)
+  for (const std::string& label : axis.labels) {
     widest = std::max(widest, MeasureText(label, scale).width);
+  }
   return widest;
 }
 
@@ -353,15 +368,11 @@ PlotFrame LayOutLinePlot(std::span<const Series> series, const PlotOptions& opti
                                 (options.xlabel.empty() ? 0 : text_height + kPad);
   frame.box.height = options.height - frame.box.top - bottom_margin;
   CheckPlotSide(frame.box.height, "height");
-  const auto y_limits = Limits(
-      DataExtent(series, false, options.log_y),
-      options.ymin ? std::optional(ToAxis(*options.ymin, options.log_y)) : std::nullopt,
-      options.ymax ? std::optional(ToAxis(*options.ymax, options.log_y)) : std::nullopt, kYPadding);
-  frame.y = MakeAxis(y_limits, options.log_y, std::clamp<int64_t>(frame.box.height / 45, 2, 10));
+  frame.y = MakeYAxis(series, options, frame.box.height);
   frame.box.left = kPad + (options.ylabel.empty() ? 0 : text_height + kPad) +
                    WidestLabel(frame.y, scale) + kTickLabelGap + kTickLength;
   const auto x_limits =
-      Limits(DataExtent(series, true, options.log_y), options.xmin, options.xmax, 0.0);
+      Limits(DataExtent(series, true, options.log_y), options.xmin, options.xmax, 0.0, kMaxLimit);
   // The last x label is centred on the right edge: leave half of a wide one as margin.
   int64_t right_margin = kPad + 3 * 6 * scale;
   frame.box.width = options.width - frame.box.left - right_margin;

@@ -189,6 +189,13 @@ TEST(LinePlot, ClipsHugeValues) {
   EXPECT_GT(Count(plot, SeriesColour(0)), 100);
   const RgbImage autoscaled = RenderLinePlot(series, PlotOptions{});
   EXPECT_EQ(autoscaled.height, 500);
+  // Subnormal and near-overflow values on a log axis: limits stay within 1e+-300.
+  const Series extreme[] = {Line({0, 1, 2}, {5e-324, 1e-310, 1e308})};
+  const internal::PlotFrame frame = internal::LayOutLinePlot(extreme, {.log_y = true});
+  EXPECT_GE(frame.y.low, -300.0);
+  EXPECT_LE(frame.y.high, 300.0);
+  EXPECT_GE(frame.y.ticks.size(), 2u);
+  EXPECT_EQ(RenderLinePlot(extreme, {.log_y = true}).width, 800);
 }
 
 TEST(LinePlot, RejectsBadOptions) {

@@ -20,8 +20,9 @@
 namespace tessera::render {
 namespace {
 
-// Lookup-table entries per colormap: finer than 8-bit steps, so no banding is added;
-constexpr int64_t kTableSize = 1025;  // odd: t = 0.5 hits the middle entry exactly
+// Lookup-table entries per colormap: finer than 8-bit steps, so the table adds no banding; odd,
+// so that t = 0.5 (a constant image) hits the middle entry exactly.
+constexpr int64_t kTableSize = 1025;
 constexpr int64_t kMaxScale = 64;
 
 void CheckImage(const NdArray& image) {
@@ -30,6 +31,14 @@ void CheckImage(const NdArray& image) {
         fmt::format("expected a real 2-D array with pixels, got {} of shape {}",
                     Name(image.dtype()), FormatDims(image.shape())),
         "image");
+  }
+}
+
+void CheckLimit(const std::optional<double>& limit, bool log_scale, const char* field) {
+  if (limit && (!std::isfinite(*limit) || (log_scale && *limit <= 0.0))) {
+    throw Error::InvalidArgument(
+        fmt::format("{} {} must be finite{}", field, *limit, log_scale ? " and positive" : ""),
+        field);
   }
 }
 
@@ -43,18 +52,8 @@ void CheckOptions(const ImageOptions& options) {
     throw Error::InvalidArgument(fmt::format("{} is outside [{}, 100]", high, low),
                                  "percentile_high");
   }
-  if (options.vmin &&
-      (!std::isfinite(*options.vmin) || (options.log_scale && *options.vmin <= 0))) {
-    throw Error::InvalidArgument(fmt::format("vmin {} must be finite{}", *options.vmin,
-                                             options.log_scale ? " and positive" : ""),
-                                 "vmin");
-  }
-  if (options.vmax &&
-      (!std::isfinite(*options.vmax) || (options.log_scale && *options.vmax <= 0))) {
-    throw Error::InvalidArgument(fmt::format("vmax {} must be finite{}", *options.vmax,
-                                             options.log_scale ? " and positive" : ""),
-                                 "vmax");
-  }
+  CheckLimit(options.vmin, options.log_scale, "vmin");
+  CheckLimit(options.vmax, options.log_scale, "vmax");
   if (options.vmin && options.vmax && *options.vmax < *options.vmin) {
     throw Error::InvalidArgument(
         fmt::format("vmax {} is below vmin {}", *options.vmax, *options.vmin), "vmax");
@@ -221,10 +220,11 @@ DisplayRange ResolveDisplayRange(const NdArray& image2d, const ImageOptions& opt
   range.high = options.vmax.value_or(data_high);
   // One end set by the caller, the data entirely beyond it: collapse onto the caller's end.
   if (range.high < range.low) {
-    if (options.vmin)
+    if (options.vmin) {
       range.high = range.low;
-    else
+    } else {
       range.low = range.high;
+    }
   }
   return range;
 }
@@ -261,8 +261,8 @@ RgbImage RenderImage(const NdArray& image2d, const ImageOptions& options) {
 void DrawColourbar(RgbImage& canvas, int64_t top, int64_t left, int64_t height, int64_t width,
                    std::string_view colormap, const DisplayRange& range) {
   const std::vector<Rgb> table = ColourTable(colormap, kTableSize);
-  if (height < 2 || height > 65536) {
-    throw Error::InvalidArgument(fmt::format("bar height {} is outside [2, 65536]", height),
+  if (height < 2 || height > kMaxPixels) {
+    throw Error::InvalidArgument(fmt::format("bar height {} is outside [2, 2^28]", height),
                                  "height");
   }
   if (width < 1 || width > 65536) {

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <limits>
 
 #include "tessera/render/colormap.h"
@@ -138,6 +139,20 @@ TEST(RenderImage, UpscalesByPixelReplication) {
       const double t = static_cast<double>((y / 3) * 3 + x / 3) / 5.0;
       EXPECT_EQ(out.Get(y, x), MapColour("gray", t)) << y << ", " << x;
     }
+  }
+}
+
+TEST(RenderImage, AcceptsEveryRealDtype) {
+  for (const DType dtype : {DType::kBool, DType::kInt8, DType::kUint8, DType::kInt16,
+                            DType::kUint16, DType::kInt32, DType::kUint32, DType::kInt64,
+                            DType::kUint64, DType::kFloat32, DType::kFloat64}) {
+    NdArray image(dtype, {1, 2});
+    image.Fill(1.0);  // pixel 0 stays 0
+    NdArray zero(dtype, {1, 1});
+    std::memcpy(image.raw(), zero.raw(), static_cast<size_t>(SizeOf(dtype)));
+    const RgbImage out = RenderImage(image, ImageOptions{});
+    EXPECT_EQ(out.Get(0, 0), (Rgb{0, 0, 0})) << Name(dtype);
+    EXPECT_EQ(out.Get(0, 1), (Rgb{255, 255, 255})) << Name(dtype);
   }
 }
 
