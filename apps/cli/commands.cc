@@ -25,6 +25,7 @@
 #include "tessera/core/checksum.h"
 #include "tessera/core/error.h"
 #include "tessera/core/shape.h"
+#include "tessera/core/system_info.h"
 #include "tessera/dataset/corrections.h"
 #include "tessera/dataset/roi.h"
 #include "tessera/dataset/synthetic.h"
@@ -157,22 +158,6 @@ json MetaJson(const dataset::DatasetMeta& meta) {
   for (const auto& f : meta.files) files.push_back({{"path", f.path}, {"size", f.size}});
   j["files"] = files;
   return j;
-}
-
-std::string NowIso8601() {
-  const auto now = std::chrono::system_clock::now();
-  const std::time_t t = std::chrono::system_clock::to_time_t(now);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buffer[32];
-  std::strftime(buffer, sizeof buffer, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buffer;
-}
-
-std::string HostName() {
-  char buffer[256] = {};
-  if (::gethostname(buffer, sizeof buffer - 1) != 0) return "unknown";
-  return buffer;
 }
 
 // --- info -----------------------------------------------------------------------------------
@@ -745,6 +730,7 @@ void AddCommands(CLI::App& app, Context& context) {
   auto* list_cmd = ops_cmd->add_subcommand("list", "List analyses");
   list_cmd->add_flag("--json", ops_json, "Print JSON");
   list_cmd->callback([&] { context.run = [] { return RunOpsList(ops_json); }; });
+  AddPipelineCommands(app, context);
 }
 
 }  // namespace tessera::cli

@@ -34,5 +34,7 @@ std::string VersionString();
 
 /// Add every sub-command (info, run, generate, convert, ops) to `app`.
 void AddCommands(CLI::App& app, Context& context);
+/// Add `pipeline validate|show|run|ops`, `cite` and `reproduce`.
+void AddPipelineCommands(CLI::App& app, Context& context);
 
 }  // namespace tessera::cli

@@ -21,6 +21,7 @@ const PipelineRegistry& BuiltinOperators() {
     RegisterIoOps(r, formats);
     RegisterReduceOps(r, analyses, formats);
     RegisterArrayOps(r);
+    RegisterDisplayOps(r);
     return r;
   }();
   return registry;

@@ -22,7 +22,6 @@ namespace tessera::pipeline {
 
 namespace {
 
-std::shared_ptr<const Json> Schema(const char* text) { return std::make_shared<const Json>(Json::parse(text)); }
 
 Value Figure(const render::RgbImage& image) {
   NdArray a(DType::kUint8, {image.height, image.width, 3});

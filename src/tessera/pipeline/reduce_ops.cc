@@ -102,12 +102,16 @@ void AddAnalysis(PipelineRegistry& registry, const ops::OperatorRegistry& analys
     }
     return key;
   };
-  def.run = [e, &analyses, &formats](const OpContext& ctx) -> std::vector<Value> {
+  def.run = [e, &analyses, &formats, schema = def.params_schema](const OpContext& ctx) -> std::vector<Value> {
     std::map<std::string, std::string> params;
     std::map<std::string, NdArray> arrays;
     for (const auto& spec : e->params) {
       if (!ctx.params->contains(spec.name)) continue;
       const Json& v = (*ctx.params)[spec.name];
+      // The engine fills in schema defaults; the analysis applies its own, and some of them
+      // care whether a value was given at all (radial-profile's bins / bin_width / r_max).
+      const Json& property = (*schema)["properties"][spec.name];
+      if (property.contains("default") && property["default"] == v) continue;
       params[spec.name] = ParamText(spec, v);
       if (spec.type == ops::ParamType::kArrayFile) {
         const auto path = ctx.ResolvePath(v.get<std::string>());
@@ -133,6 +137,17 @@ void AddAnalysis(PipelineRegistry& registry, const ops::OperatorRegistry& analys
                              [&](const udf::Result& r) { return r.name == name; });
       if (it == results.front().end()) {
         throw Error::Internal(fmt::format("analysis '{}' gave no result '{}'", e->name, name));
+      }
+      // One mask, one ring...: a nav result's trailing length-1 axes go, so that a virtual
+      // detector image is 2-D like the scan.
+      if (it->kind == udf::BufferKind::kNav) {
+        const size_t nav_rank = ds.meta().shape.nav().size();
+        auto shape = it->data.shape();
+        while (shape.size() > std::max<size_t>(nav_rank, 1) && shape.back() == 1) {
+          shape.pop_back();
+          if (it->axes.size() > shape.size()) it->axes.pop_back();
+        }
+        it->data.Reshape(shape);
       }
       const size_t rank = it->data.shape().size();
       const PortType type = rank == 1 ? PortType::kSpectrum : rank == 2 ? PortType::kImage : PortType::kArray;

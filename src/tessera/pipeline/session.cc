@@ -127,9 +127,20 @@ bool TypeFits(PortType port, const Value& value) {
   return value.is_array_like() && CanConnect(value.type, port);
 }
 
+// The node's params with its sweeps' values for one combination and every schema default filled
+// in, so that {"mode": "minmax"} and {} (the default) share a cache key and the provenance
+// records every value used.
 Json ResolvedParams(const NodeDoc& node, const std::vector<Sweep>& sweeps, const NodePlan& plan,
                     int64_t combination) {
   Json params = node.params.is_object() ? node.params : Json::object();
+  const Json& schema = *plan.def->params_schema;
+  if (schema.contains("properties")) {
+    for (const auto& [name, property] : schema["properties"].items()) {
+      if (!params.contains(name) && property.is_object() && property.contains("default")) {
+        params[name] = property["default"];
+      }
+    }
+  }
   const auto index = Unravel(combination, plan.sizes);
   for (size_t k = 0; k < plan.sweeps.size(); ++k) {
     const Sweep& s = sweeps[plan.sweeps[k]];
