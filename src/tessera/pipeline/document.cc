@@ -312,9 +312,12 @@ void CheckValid(const PipelineDoc& doc, const PipelineRegistry& registry, const 
     if (!p.port.empty()) where += fmt::format(", port '{}'", p.port);
     lines.push_back(where.empty() ? p.message : where + ": " + p.message);
   }
-  ErrorInfo info = problems.front();
+  // One error for all: the document as the file, every problem (with its node and port) in
+  // the message. Validate() gives them one by one.
+  ErrorInfo info;
   info.code = ErrorCode::kInvalidArgument;
-  info.message = fmt::format("{}: {} problem{}:\n  {}", source, problems.size(),
+  info.file = source;
+  info.message = fmt::format("{} problem{} in the pipeline:\n  {}", problems.size(),
                              problems.size() == 1 ? "" : "s", fmt::join(lines, "\n  "));
   throw Error(std::move(info));
 }

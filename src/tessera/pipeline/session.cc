@@ -467,9 +467,8 @@ RunResult Session::Run() {
     worker();
   }
   if (failure) {
-    ErrorInfo error = std::move(*failure);
-    if (error.code != ErrorCode::kCancelled) error.message = fmt::format("node '{}': {}", error.node, error.message);
-    throw Error(std::move(error));
+    throw Error(std::move(*failure));  // its node is named: FormatError prints "node 'x': ..."
+
   }
 
   // Assemble: per node, outputs per combination and stacked along the sweep axes.
@@ -488,7 +487,8 @@ RunResult Session::Run() {
       const Value& first = nr.per_combination.front()[p];
       std::vector<const Value*> values;
       for (const auto& combo : nr.per_combination) values.push_back(&combo[p]);
-      if (plan.sweeps.empty() || first.type == PortType::kDataset) {
+      // Figures differ in size (labels), so a display node keeps one per combination.
+      if (plan.sweeps.empty() || first.type == PortType::kDataset || plan.def->kind == OpKind::kDisplay) {
         nr.outputs.push_back(first);
       } else if (first.type == PortType::kTable) {
         nr.outputs.push_back(StackTables(result.sweeps, plan, values));

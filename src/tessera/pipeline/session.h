@@ -50,7 +50,7 @@ struct NodeResult {
   std::vector<std::vector<Value>> per_combination;
   /// Outputs per port: array-like and scalar outputs stacked along the sweep axes (a scalar
   /// becomes a 1-D array per sweep); tables are concatenated with a leading column per sweep;
-  /// dataset outputs are those of combination 0.
+  /// dataset outputs and figures (display nodes) are those of combination 0.
   std::vector<Value> outputs;
   std::vector<std::string> port_names;
   int64_t executed = 0;  // combinations computed in this run (the rest came from the cache)
