@@ -3,6 +3,8 @@
 # One run of the end-to-end benchmark: Tessera vs NumPy vs LiberTEM, plus memory and page-cache
 # bandwidth. Builds what it needs; every part that cannot run reads "n/a" and the run goes on.
 #   bench/run_bench.sh [--small] [bench.py options]   (--help lists them)
+#   bench/run_bench.sh --pipeline [pipeline_bench.py options]: a reduce operator inside a pipeline
+#     vs `tessera run` on the same 1 GiB file (bench/results/<date>-pipeline.json)
 #   bench/run_bench.sh --formats [formats_bench.py options]: the format-reading benchmark instead
 #     (MIB, chunked HDF5, DM4 and 1-bit RAW MIB files of ~2 GiB in a temp dir; page cache vs
 #     Tessera vs NumPy/h5py; results in bench/results/<date>-formats.json).
@@ -16,8 +18,12 @@ venv="${bench_dir}/.venv"
 data_dir="${TESSERA_BENCH_DIR:-/tmp/tessera-bench}"
 tessera="${TESSERA_BIN:-build/release/apps/cli/tessera}"
 formats=0
+pipeline=0
 if [[ "${1:-}" == "--formats" ]]; then
   formats=1
+  shift
+elif [[ "${1:-}" == "--pipeline" ]]; then
+  pipeline=1
   shift
 fi
 mkdir -p "${data_dir}"
@@ -50,6 +56,9 @@ if [[ ! -x "${probe}" || "${bench_dir}/membw.cc" -nt "${probe}" ]]; then
   g++ -O3 -march=native -fopenmp-simd -pthread -o "${probe}" "${bench_dir}/membw.cc"  # a ceiling: use every vector unit
 fi
 
+if [[ "${pipeline}" == 1 ]]; then
+  exec "${venv}/bin/python" "${bench_dir}/pipeline_bench.py" --tessera "${tessera}" --data-dir "${data_dir}" "$@"
+fi
 if [[ "${formats}" == 1 ]]; then
   exec "${venv}/bin/python" "${bench_dir}/formats_bench.py" --probe "${probe}" --tessera "${tessera}" "$@"
 fi

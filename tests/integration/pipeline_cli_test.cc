@@ -134,6 +134,16 @@ TEST_F(PipelineCliTest, BadDocumentsExitWithClearErrors) {
   EXPECT_NE(Run("cite " + Path("scan.npy")).exit_code, 0);
 }
 
+TEST_F(PipelineCliTest, CiteWorksOnRunResultsToo) {
+  ASSERT_EQ(Run(fmt::format("generate 4dstem {} --scan 4x4 --frame 32x32", Path("scan.npy"))).exit_code, 0);
+  ASSERT_EQ(Run(fmt::format("run sum,com {} -p com.r=6 -o {}", Path("scan.npy"), Path("r.h5"))).exit_code, 0);
+  const auto r = Run("cite " + Path("r.h5"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("`com` v"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("r = 6"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("single pass of analyses"), std::string::npos) << r.out;
+}
+
 TEST_F(PipelineCliTest, OpsListsTheRegistry) {
   auto r = Run("pipeline ops --json");
   ASSERT_EQ(r.exit_code, 0) << r.err;

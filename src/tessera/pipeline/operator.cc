@@ -157,7 +157,10 @@ std::string SchemaType(const Json& schema) {
 }  // namespace
 
 std::string PipelineRegistry::ToMarkdown() const {
-  std::string md;
+  std::string md =
+      "# Operators\n\nGenerated from the operator registry by `tessera pipeline ops --markdown > "
+      "docs/operators.md`; do not edit by hand (a test compares the two). How pipelines use them: "
+      "[pipelines.md](pipelines.md).\n\n";
   for (const auto* def : entries()) {
     md += fmt::format("## `{}` ({} operator, version {})\n\n{}\n\n{}\n\n", def->name, Name(def->kind),
                       def->version, def->summary, def->description);
