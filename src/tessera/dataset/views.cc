@@ -243,7 +243,9 @@ CropDataset::CropDataset(DatasetPtr base, DatasetMeta meta, const Ranges& nav, c
     const size_t last = inner.size() - 1;
     while (true) {
       int64_t offset = 0;
-      for (size_t d = 0; d < inner.size(); ++d) offset += (sig[d + 1].first + index[d]) * strides[d];
+      for (size_t d = 0; d < inner.size(); ++d) {
+        offset += (sig[d + 1].first + index[d]) * strides[d];
+      }
       line_offsets_.push_back(offset);
       size_t d = last;
       while (d-- > 0) {
@@ -287,7 +289,8 @@ const std::byte* CropDataset::DirectFrames(int64_t frame_begin, int64_t frame_en
 }
 
 void CropDataset::WillNeed(int64_t frame_begin, int64_t frame_end) const {
-  if (frame_begin < frame_end) base().WillNeed(BaseFrame(frame_begin), BaseFrame(frame_end - 1) + 1);
+  if (frame_begin >= frame_end) return;
+  base().WillNeed(BaseFrame(frame_begin), BaseFrame(frame_end - 1) + 1);
 }
 
 void CropDataset::ReadRows(int64_t frame_begin, int64_t frame_end, int64_t row_begin,
@@ -419,10 +422,10 @@ void FlipRotateDataset::ReadRows(int64_t frame_begin, int64_t frame_end, int64_t
   const int64_t frame_pixels = (row_end - row_begin) * width;
   const int64_t row_stride = yi_ * base_width_ + xi_;  // base pixels per view row
   const int64_t col_stride = yj_ * base_width_ + xj_;  // base pixels per view column
+  const int64_t band_bytes = base_band.size() * elem;
   auto* out = static_cast<std::byte*>(dst);
-  internal::ForEachChunk(frame_begin, frame_end, base_band.size() * elem, [&](int64_t begin,
-                                                                             int64_t end) {
-    ScratchBuffer scratch((end - begin) * base_band.size() * elem);
+  internal::ForEachChunk(frame_begin, frame_end, band_bytes, [&](int64_t begin, int64_t end) {
+    ScratchBuffer scratch((end - begin) * band_bytes);
     base().ReadFrames(begin, end, base_band, scratch.data(), dst_dtype);
     for (int64_t f = 0; f < end - begin; ++f) {
       const std::byte* frame = scratch.data() + f * base_band.size() * elem;
@@ -470,7 +473,8 @@ void TransposeDataset::ReadRows(int64_t frame_begin, int64_t frame_end, int64_t 
     for (int64_t a = 0; a < end - begin; ++a) {
       for (int64_t f = 0; f < frames; ++f) {
         std::memcpy(out + (f * angles + begin - row_begin + a) * line_bytes,
-                    scratch.data() + (a * frames + f) * line_bytes, static_cast<size_t>(line_bytes));
+                    scratch.data() + (a * frames + f) * line_bytes,
+                    static_cast<size_t>(line_bytes));
       }
     }
   });
@@ -531,8 +535,9 @@ DatasetPtr TransposeNavSigView(DatasetPtr base) {
                       shape);
   }
   const auto axes = internal::BaseAxes(meta);
-  auto view_meta = internal::ViewMeta(meta, Shape({shape.sig()[0]}, {shape.nav()[0], shape.sig()[1]}),
-                                      {axes[1], axes[0], axes[2]}, meta.dtype);
+  Shape view_shape({shape.sig()[0]}, {shape.nav()[0], shape.sig()[1]});
+  auto view_meta = internal::ViewMeta(meta, std::move(view_shape), {axes[1], axes[0], axes[2]},
+                                      meta.dtype);
   return std::make_shared<TransposeDataset>(std::move(base), std::move(view_meta));
 }
 

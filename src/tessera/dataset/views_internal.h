@@ -18,7 +18,7 @@ namespace tessera::dataset::internal {
 
 /// Bytes a view decodes at once: larger reads go through their scratch in chunks of frames, so
 /// a deep tile costs a few MiB of scratch, not a copy of the tile in float64.
-inline constexpr int64_t kScratchBytes = int64_t{4} << 20;
+inline constexpr int64_t kScratchBytes = int64_t{1} << 20;
 
 /// A per-thread buffer leased for the duration of one call and reused by later calls. Leases
 /// nest (a view reading through another view holds one each), so they come from a per-thread

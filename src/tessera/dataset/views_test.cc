@@ -171,7 +171,9 @@ Array RefBin(const Array& a, std::vector<int64_t> factors, BinReduce reduce, DTy
 
 /// Round to nearest even and clamp for integers, clamp finite values for float32.
 double RefSaturate(double v, DType dtype) {
-  auto clamp = [&](double lo, double hi) { return std::isnan(v) ? 0.0 : std::clamp(std::nearbyint(v), lo, hi); };
+  auto clamp = [&](double lo, double hi) {
+    return std::isnan(v) ? 0.0 : std::clamp(std::nearbyint(v), lo, hi);
+  };
   switch (dtype) {
     case DType::kBool: return v != 0 ? 1 : 0;
     case DType::kInt8: return clamp(-128, 127);
@@ -398,14 +400,17 @@ TEST(BinView, ReadsEqualABinnedCopy) {
       {DType::kUint8, {6, 4, 50}, 1, {2, 2}, {4}, kSum, DType::kInt64},
       {DType::kFloat32, {5, 4, 5, 7}, 3, {2}, {2, 2, 3}, kMean, DType::kFloat32},
       {DType::kUint16, {8, 9}, 1, {8}, {9}, kSum, DType::kInt64},
+      // Narrow integers sum in float32 up to 256 elements per bin, beyond that in int64.
+      {DType::kUint16, {17, 18, 3}, 1, {17, 18}, {1}, kSum, DType::kInt64},
+      {DType::kInt16, {17, 18, 3}, 1, {17, 18}, {1}, kMean, DType::kFloat32},
   };
   uint64_t seed = 20;
   for (const Case& c : cases) {
     SCOPED_TRACE(std::string(Name(c.dtype)) + (c.reduce == kSum ? " sum" : " mean"));
     const Array base = RandomArray(c.dtype, c.dims, c.sig_dims, ++seed);
     const auto view = BinView(Memory(base), c.nav, c.sig, c.reduce);
-    std::vector<int64_t> factors = c.nav.empty() ? std::vector<int64_t>(c.dims.size() - c.sig_dims, 1)
-                                                 : c.nav;
+    const size_t nav_dims = c.dims.size() - static_cast<size_t>(c.sig_dims);
+    std::vector<int64_t> factors = c.nav.empty() ? std::vector<int64_t>(nav_dims, 1) : c.nav;
     const std::vector<int64_t> sig =
         c.sig.empty() ? std::vector<int64_t>(static_cast<size_t>(c.sig_dims), 1) : c.sig;
     factors.insert(factors.end(), sig.begin(), sig.end());
@@ -481,9 +486,10 @@ TEST(TransposeNavSigView, SwapsProjectionsAndSinograms) {
 }
 
 TEST(DTypeView, RoundsAndSaturates) {
-  const double specials[] = {2.5,     3.5,   -0.5,  -1.5, 0.49, 255.5, 256,  -129,  70000,
-                             -70000,  1e40,  -1e40, 65535.5,  std::numeric_limits<double>::quiet_NaN(),
-                             std::numeric_limits<double>::infinity(), -3e9, 3e9, 0};
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  const double inf = std::numeric_limits<double>::infinity();
+  const double specials[] = {2.5,  3.5,   -0.5, -1.5,    0.49, 255.5, 256, -129, 70000,
+                             -7e4, 1e40,  -1e40, 65535.5, nan, inf,   -3e9, 3e9,  0};
   const int64_t n = std::size(specials);
   Array base{NdArray(DType::kFloat64, {n, 1}), 1};
   std::copy(std::begin(specials), std::end(specials), base.data.flat<double>().begin());
@@ -552,6 +558,55 @@ TEST(CorrectedView, BandsEqualCorrectedWholeFrames) {
   }
 }
 
+/// A dataset whose reads fail, as a broken file's would.
+class FailingDataset final : public Dataset {
+ public:
+  explicit FailingDataset(DatasetPtr inner) : inner_(std::move(inner)) {}
+  const DatasetMeta& meta() const override { return inner_->meta(); }
+  void ReadFrames(int64_t, int64_t, SigRange, void*, DType) const override {
+    throw Error::Io("read failed", "/data/broken.raw");
+  }
+
+ private:
+  DatasetPtr inner_;
+};
+
+TEST(CorrectedView, BandsOfOneTileShareTheCorrectedFrames) {
+  // Two views over the same frames, read band by band in turn on one thread (as the runner
+  // does), a nested pair, and a failed read in between: each band must still be its own.
+  const Array base = RandomArray(DType::kUint16, {4, 5, 6, 7}, 2, 31);
+  const Array other = RandomArray(DType::kUint16, {4, 5, 6, 7}, 2, 32);
+  const CorrectionSet set_a = MakeCorrections(base.shape(), {3, 17}, 33);
+  const CorrectionSet set_b = MakeCorrections(base.shape(), {17, 40}, 34);
+  const auto a = CorrectedView(Memory(base), set_a);
+  const auto b = CorrectedView(Memory(other), set_b);
+  // The inner view is asked for a band of rows while the outer one corrects whole frames.
+  const Ranges rows{{1, 5}, {0, 7}};
+  const auto cropped = CropView(CorrectedView(Memory(base), set_a), {}, rows);
+  const CorrectionSet set_c = MakeCorrections(cropped->meta().shape, {0, 27}, 35);
+  const auto nested = CorrectedView(cropped, set_c);
+  const auto failing = CorrectedView(std::make_shared<FailingDataset>(Memory(base)), set_a);
+  const auto ref_a = Memory(RefCorrected(base, set_a));
+  const auto ref_b = Memory(RefCorrected(other, set_b));
+  const auto ref_nested =
+      Memory(RefCorrected(RefCrop(RefCorrected(base, set_a), {{0, 4}, {0, 5}}, rows), set_c));
+  for (int64_t f = 0; f < 20; f += 3) {
+    for (int64_t row = 0; row < 6; ++row) {
+      const SigRange band{row * 7, (row + 1) * 7};
+      const int64_t end = std::min<int64_t>(20, f + 3);
+      EXPECT_EQ(Read(*a, f, end, band, DType::kFloat64),
+                Read(*ref_a, f, end, band, DType::kFloat64));
+      EXPECT_EQ(Read(*b, f, end, band, DType::kFloat32),
+                Read(*ref_b, f, end, band, DType::kFloat32));
+      if (row < 4) {
+        EXPECT_EQ(Read(*nested, f, end, band, DType::kFloat32),
+                  Read(*ref_nested, f, end, band, DType::kFloat32));
+      }
+      EXPECT_THROW(Read(*failing, f, end, band, DType::kFloat32), Error);
+    }
+  }
+}
+
 TEST(Views, Compose) {
   const Array base = RandomArray(DType::kUint16, {9, 10, 11}, 2, 16);  // 9 angles of 10 x 11
   {
@@ -600,7 +655,8 @@ TEST(Views, ReadFromManyThreadsAtOnce) {
       for (int round = 0; round < 50; ++round) {
         const int64_t f0 = (t * 7 + round) % frames, f1 = std::min(frames, f0 + 1 + round % 6);
         const SigRange sig{(round % 3) * 5, sig_size};
-        if (Read(*view, f0, f1, sig, DType::kFloat64) != Read(*reference, f0, f1, sig, DType::kFloat64)) {
+        const auto got = Read(*view, f0, f1, sig, DType::kFloat64);
+        if (got != Read(*reference, f0, f1, sig, DType::kFloat64)) {
           ++failures[static_cast<size_t>(t)];
         }
       }
@@ -628,7 +684,8 @@ TEST(Views, NativeDepthAndWillNeedFollowTheBase) {
   const std::vector<std::pair<int64_t, int64_t>> want{{19, 36}, {4, 28}, {5, 9}};
   EXPECT_EQ(calibrated->will_need, want);
   // Every sinogram holds a row of every projection.
-  auto projections = std::make_shared<Calibrated>(Memory(RandomArray(DType::kUint8, {10, 3, 2}, 2, 24)), 1);
+  auto projections =
+      std::make_shared<Calibrated>(Memory(RandomArray(DType::kUint8, {10, 3, 2}, 2, 24)), 1);
   TransposeNavSigView(projections)->WillNeed(1, 2);
   EXPECT_EQ(projections->will_need, (std::vector<std::pair<int64_t, int64_t>>{{0, 10}}));
 }
@@ -655,12 +712,14 @@ TEST(Views, BadArgumentsNameTheParameter) {
   ExpectInvalid([&] { CropView(ds, {{0, 5}, {2, 7}}, {}); }, "nav", {"[2, 7)", shape});
   ExpectInvalid([&] { CropView(ds, {{3, 3}, {0, 6}}, {}); }, "nav", {"[3, 3)", shape});
   ExpectInvalid([&] { CropView(ds, {}, {{-1, 3}, {0, 8}}); }, "sig", {"[-1, 3)", shape});
-  ExpectInvalid([&] { BinView(ds, {0, 1}, {}, BinReduce::kSum); }, "nav_factors", {"factor 0", shape});
-  ExpectInvalid([&] { BinView(ds, {}, {1, 9}, BinReduce::kSum); }, "sig_factors", {"factor 9", shape});
-  ExpectInvalid([&] { BinView(ds, {}, {2}, BinReduce::kMean); }, "sig_factors", {"1 factors", shape});
+  const auto kSum = BinReduce::kSum;
+  ExpectInvalid([&] { BinView(ds, {0, 1}, {}, kSum); }, "nav_factors", {"factor 0", shape});
+  ExpectInvalid([&] { BinView(ds, {}, {1, 9}, kSum); }, "sig_factors", {"factor 9", shape});
+  ExpectInvalid([&] { BinView(ds, {}, {2}, kSum); }, "sig_factors", {"1 factors", shape});
   ExpectInvalid([&] { BinView(ds, {}, {}, static_cast<BinReduce>(7)); }, "reduce", {"7", shape});
   const DatasetPtr spectra = Memory(RandomArray(DType::kUint16, {5, 6, 9}, 1, 25));
-  ExpectInvalid([&] { FlipRotateView(spectra, true, false, 0); }, "base", {"1 signal axes", "(5, 6 | 9)"});
+  ExpectInvalid([&] { FlipRotateView(spectra, true, false, 0); }, "base",
+                {"1 signal axes", "(5, 6 | 9)"});
   ExpectInvalid([&] { TransposeNavSigView(ds); }, "base", {shape});
   const DatasetPtr complex = Memory(RandomArray(DType::kComplex64, {2, 3, 3}, 2, 26));
   ExpectInvalid([&] { DTypeView(complex, DType::kFloat32); }, "dtype", {"complex64", "float32"});

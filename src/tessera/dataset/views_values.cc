@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <complex>
 #include <cstring>
@@ -10,6 +11,7 @@
 #include <numeric>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 #include "tessera/core/convert.h"
 #include "tessera/dataset/views.h"
@@ -30,17 +32,20 @@ struct IsComplexT<std::complex<T>> : std::true_type {};
 // ---------------------------------------------------------------------------------------------
 // Binning
 
-/// Return the type sums accumulate in: exact for integers, float64 for floats.
-DType AccumulatorDType(DType dtype) {
+/// Return the type sums of `bin_size` elements accumulate in: exact for integers, float64 for
+/// floats. Integers of up to 16 bits sum exactly in float32 while |sum| < 2^24, and float32 adds
+/// run twice as wide as 64-bit ones.
+DType AccumulatorDType(DType dtype, int64_t bin_size) {
   if (IsComplex(dtype)) return DType::kComplex128;
   if (IsFloating(dtype)) return DType::kFloat64;
+  if (SizeOf(dtype) <= 2 && bin_size <= 256) return DType::kFloat32;
   return dtype == DType::kUint64 ? DType::kUint64 : DType::kInt64;
 }
 
 /// Return the dtype of binned data (documented at BinView).
 DType BinnedDType(DType dtype, BinReduce reduce) {
   if (IsComplex(dtype) || (reduce == BinReduce::kSum && IsFloating(dtype))) return dtype;
-  if (reduce == BinReduce::kSum) return AccumulatorDType(dtype);
+  if (reduce == BinReduce::kSum) return dtype == DType::kUint64 ? DType::kUint64 : DType::kInt64;
   const bool narrow = SizeOf(dtype) <= 2 || dtype == DType::kFloat32;
   return narrow ? DType::kFloat32 : DType::kFloat64;
 }
@@ -64,8 +69,11 @@ class BinDataset final : public ViewDataset {
                   Acc* acc) const;
   template <class Acc>
   void AddRow(const Acc* src, Acc* dst) const;
-  /// Divide sums by the bin size (kMean) and convert them to meta().dtype, then to `dst_dtype`.
-  void Finish(std::byte* acc, int64_t count, std::byte* dst, DType dst_dtype) const;
+  /// Divide sums by the bin size (kMean) and store them as Store() does.
+  void Finish(const std::byte* acc, int64_t count, std::byte* dst, DType dst_dtype) const;
+  /// Write `values` to `dst` as a read of a copy stored in meta().dtype would give them.
+  void Store(const std::byte* values, DType values_dtype, int64_t count, std::byte* dst,
+             DType dst_dtype) const;
   /// Return the flat base index of the first base frame of view frame `frame`, moved by the
   /// in-bin offset number `outer` over the nav axes before the last.
   int64_t BaseFrame(int64_t frame, int64_t outer) const;
@@ -80,7 +88,7 @@ class BinDataset final : public ViewDataset {
   int64_t col_factor_ = 1;         // factor of the second signal axis (frames of 1 or 2 axes)
   std::vector<int64_t> pixel_map_;  // frames of 3+ axes: view pixel of each base row pixel, or -1
   BinReduce reduce_;
-  DType acc_dtype_;
+  DType acc_dtype_ = DType::kFloat64;
   int64_t bin_size_ = 1;
   int64_t native_depth_ = 1;
 };
@@ -90,8 +98,7 @@ BinDataset::BinDataset(DatasetPtr base, DatasetMeta meta, std::vector<int64_t> n
     : ViewDataset(std::move(base), std::move(meta)),
       nav_factors_(std::move(nav_factors)),
       sig_factors_(std::move(sig_factors)),
-      reduce_(reduce),
-      acc_dtype_(AccumulatorDType(this->base().meta().dtype)) {
+      reduce_(reduce) {
   const Shape& base_shape = this->base().meta().shape;
   const auto nav = this->meta().shape.nav();
   view_nav_.assign(nav.begin(), nav.end());
@@ -101,6 +108,7 @@ BinDataset::BinDataset(DatasetPtr base, DatasetMeta meta, std::vector<int64_t> n
   }
   for (size_t i = 0; i + 1 < nav_factors_.size(); ++i) outer_offsets_ *= nav_factors_[i];
   bin_size_ = Product(nav_factors_) * Product(sig_factors_);
+  acc_dtype_ = AccumulatorDType(this->base().meta().dtype, bin_size_);
   base_row_pixels_ = internal::RowPixels(base_shape);
   const auto base_sig = base_shape.sig();
   const auto view_sig = this->meta().shape.sig();
@@ -212,46 +220,85 @@ void BinDataset::Accumulate(int64_t frame_begin, int64_t frame_end, int64_t row_
   }
 }
 
-/// Divide the sums in `acc` by `n` in place; return the dtype they then have. Integer sums are
-/// rewritten as float64 (both 8 bytes wide), element by element through memcpy.
-DType SumsToMeans(std::byte* acc, DType acc_dtype, int64_t count, double n) {
+/// Write the sums in `acc` divided by `n` to `means` as float64 (complex128 for complex sums);
+/// return that dtype.
+DType SumsToMeans(const std::byte* acc, DType acc_dtype, int64_t count, double n,
+                  std::byte* means) {
   if (acc_dtype == DType::kComplex128) {
-    auto* sums = reinterpret_cast<std::complex<double>*>(acc);
-    for (int64_t i = 0; i < count; ++i) sums[i] /= n;
+    const auto* sums = reinterpret_cast<const std::complex<double>*>(acc);
+    auto* out = reinterpret_cast<std::complex<double>*>(means);
+    for (int64_t i = 0; i < count; ++i) out[i] = sums[i] / n;
     return acc_dtype;
   }
-  for (std::byte* element = acc; element < acc + count * 8; element += 8) {
-    double mean = 0;
-    if (acc_dtype == DType::kFloat64) {
-      std::memcpy(&mean, element, 8);
-    } else if (acc_dtype == DType::kInt64) {
-      int64_t sum = 0;
-      std::memcpy(&sum, element, 8);
-      mean = static_cast<double>(sum);
-    } else {
-      uint64_t sum = 0;
-      std::memcpy(&sum, element, 8);
-      mean = static_cast<double>(sum);
-    }
-    mean /= n;
-    std::memcpy(element, &mean, 8);
-  }
+  auto* out = reinterpret_cast<double*>(means);
+  ConvertElements(acc, acc_dtype, false, out, DType::kFloat64, count);
+  for (int64_t i = 0; i < count; ++i) out[i] /= n;
   return DType::kFloat64;
 }
 
-void BinDataset::Finish(std::byte* acc, int64_t count, std::byte* dst, DType dst_dtype) const {
-  const DType stored = meta().dtype;
-  DType values_dtype = acc_dtype_;
-  if (reduce_ == BinReduce::kMean) {
-    values_dtype = SumsToMeans(acc, acc_dtype_, count, static_cast<double>(bin_size_));
+/// Write real sums divided by `n` straight to float32 or float64 (one pass, same rounding as
+/// SumsToMeans followed by a conversion).
+template <class Acc, class Out>
+void WriteMeans(const Acc* acc, int64_t count, double n, Out* out) {
+  // Dividing by a power of two is multiplying by its exact inverse, and much cheaper.
+  const double inverse = 1.0 / n;
+  if (std::ldexp(1.0, std::ilogb(n)) == n) {
+    for (int64_t i = 0; i < count; ++i) {
+      out[i] = static_cast<Out>(static_cast<double>(acc[i]) * inverse);
+    }
+  } else {
+    for (int64_t i = 0; i < count; ++i) out[i] = static_cast<Out>(static_cast<double>(acc[i]) / n);
   }
-  if (values_dtype == stored || dst_dtype == stored) {
-    ConvertElements(acc, values_dtype, false, dst, dst_dtype, count);
+}
+
+template <class Acc>
+void WriteMeans(const Acc* acc, int64_t count, double n, std::byte* dst, DType dst_dtype) {
+  if (dst_dtype == DType::kFloat32) {
+    WriteMeans(acc, count, n, reinterpret_cast<float*>(dst));
+  } else {
+    WriteMeans(acc, count, n, reinterpret_cast<double*>(dst));
+  }
+}
+
+void BinDataset::Finish(const std::byte* acc, int64_t count, std::byte* dst,
+                        DType dst_dtype) const {
+  const double n = static_cast<double>(bin_size_);
+  if (reduce_ == BinReduce::kMean && dst_dtype == meta().dtype && !IsComplex(dst_dtype)) {
+    switch (acc_dtype_) {
+      case DType::kFloat32:
+        return WriteMeans(reinterpret_cast<const float*>(acc), count, n, dst, dst_dtype);
+      case DType::kFloat64:
+        return WriteMeans(reinterpret_cast<const double*>(acc), count, n, dst, dst_dtype);
+      case DType::kInt64:
+        return WriteMeans(reinterpret_cast<const int64_t*>(acc), count, n, dst, dst_dtype);
+      default:
+        return WriteMeans(reinterpret_cast<const uint64_t*>(acc), count, n, dst, dst_dtype);
+    }
+  }
+  if (reduce_ == BinReduce::kMean) {
+    ScratchBuffer means(count * 16);
+    const DType means_dtype =
+        SumsToMeans(acc, acc_dtype_, count, n, means.data());
+    Store(means.data(), means_dtype, count, dst, dst_dtype);
+  } else {
+    Store(acc, acc_dtype_, count, dst, dst_dtype);
+  }
+}
+
+void BinDataset::Store(const std::byte* values, DType values_dtype, int64_t count, std::byte* dst,
+                       DType dst_dtype) const {
+  const DType stored = meta().dtype;
+  // Exact integer sums held in float32 (|sum| < 2^24) convert to a float, a complex or int64
+  // exactly, as their stored int64 would.
+  const bool exact = values_dtype == DType::kFloat32 && reduce_ == BinReduce::kSum &&
+                     (IsFloating(dst_dtype) || IsComplex(dst_dtype) || dst_dtype == DType::kInt64);
+  if (values_dtype == stored || dst_dtype == stored || exact) {
+    ConvertElements(values, values_dtype, false, dst, dst_dtype, count);
     return;
   }
   // What a stored copy holds first, then what reading it as dst_dtype gives.
   ScratchBuffer stored_values(count * SizeOf(stored));
-  ConvertElements(acc, values_dtype, false, stored_values.data(), stored, count);
+  ConvertElements(values, values_dtype, false, stored_values.data(), stored, count);
   ConvertElements(stored_values.data(), stored, false, dst, dst_dtype, count);
 }
 
@@ -259,13 +306,14 @@ void BinDataset::ReadRows(int64_t frame_begin, int64_t frame_end, int64_t row_be
                           int64_t row_end, void* dst, DType dst_dtype) const {
   const int64_t frame_pixels = (row_end - row_begin) * row_pixels();
   const int64_t acc_size = SizeOf(acc_dtype_);
+  const int64_t frame_bytes = frame_pixels * acc_size;
   auto* out = static_cast<std::byte*>(dst);
-  internal::ForEachChunk(frame_begin, frame_end, frame_pixels * acc_size, [&](int64_t begin,
-                                                                             int64_t end) {
+  internal::ForEachChunk(frame_begin, frame_end, frame_bytes, [&](int64_t begin, int64_t end) {
     const int64_t count = (end - begin) * frame_pixels;
     ScratchBuffer acc(count * acc_size);
     std::memset(acc.data(), 0, static_cast<size_t>(count * acc_size));
     switch (acc_dtype_) {
+      case DType::kFloat32: Accumulate(begin, end, row_begin, row_end, acc.as<float>()); break;
       case DType::kInt64: Accumulate(begin, end, row_begin, row_end, acc.as<int64_t>()); break;
       case DType::kUint64: Accumulate(begin, end, row_begin, row_end, acc.as<uint64_t>()); break;
       case DType::kFloat64: Accumulate(begin, end, row_begin, row_end, acc.as<double>()); break;
@@ -418,9 +466,9 @@ void DTypeDataset::ReadRows(int64_t frame_begin, int64_t frame_end, int64_t row_
     return;
   }
   const DType stored = meta().dtype;
+  const int64_t frame_bytes = band.size() * SizeOf(wide_);
   auto* out = static_cast<std::byte*>(dst);
-  internal::ForEachChunk(frame_begin, frame_end, band.size() * SizeOf(wide_), [&](int64_t begin,
-                                                                                 int64_t end) {
+  internal::ForEachChunk(frame_begin, frame_end, frame_bytes, [&](int64_t begin, int64_t end) {
     const int64_t count = (end - begin) * band.size();
     std::byte* chunk_out = out + (begin - frame_begin) * band.size() * SizeOf(dst_dtype);
     ScratchBuffer wide(count * SizeOf(wide_));
@@ -438,31 +486,96 @@ void DTypeDataset::ReadRows(int64_t frame_begin, int64_t frame_end, int64_t row_
 // ---------------------------------------------------------------------------------------------
 // Corrections
 
+/// Whole corrected frames kept by one thread: the runner reads the bands of a tile one after
+/// another on one thread, and with excluded pixels each band needs the whole frames corrected,
+/// so the first band corrects them and the others cut their rows from here.
+struct CorrectedFramesCache {
+  uint64_t view_id = 0;  // 0: nothing valid
+  int64_t frame_begin = 0;
+  int64_t frame_end = 0;
+  bool filling = false;  // a nested corrected view must not fill it meanwhile
+  std::vector<float> frames;
+};
+
+/// Frames larger than this are corrected chunk by chunk for every band instead.
+inline constexpr int64_t kCacheBytes = int64_t{16} << 20;
+
+/// Return a number no other corrected view has.
+uint64_t NextViewId() {
+  static std::atomic<uint64_t> next{1};
+  return next.fetch_add(1, std::memory_order_relaxed);
+}
+
 /// The base read as float32 and corrected in place.
 class CorrectedDataset final : public ViewDataset {
  public:
   CorrectedDataset(DatasetPtr base, DatasetMeta meta, CorrectionSet corrections)
-      : ViewDataset(std::move(base), std::move(meta)), corrections_(std::move(corrections)) {}
+      : ViewDataset(std::move(base), std::move(meta)),
+        corrections_(std::move(corrections)),
+        id_(NextViewId()) {}
 
  private:
   void ReadRows(int64_t frame_begin, int64_t frame_end, int64_t row_begin, int64_t row_end,
                 void* dst, DType dst_dtype) const override;
+  /// Return this thread's cache holding frames [frame_begin, frame_end) corrected, or nullptr
+  /// where it cannot serve (too large, or being filled by an enclosing view).
+  const CorrectedFramesCache* CachedFrames(int64_t frame_begin, int64_t frame_end) const;
+  /// Correct frames [frame_begin, frame_end) chunk by chunk and keep the pixels of `band`.
+  void ReadChunked(int64_t frame_begin, int64_t frame_end, SigRange read, SigRange band,
+                   std::byte* dst, DType dst_dtype) const;
 
   CorrectionSet corrections_;
+  uint64_t id_;
 };
 
 void CorrectedDataset::ReadRows(int64_t frame_begin, int64_t frame_end, int64_t row_begin,
                                 int64_t row_end, void* dst, DType dst_dtype) const {
   const SigRange band{row_begin * row_pixels(), row_end * row_pixels()};
+  const int64_t sig_size = meta().shape.sig_size();
   // A repair reads its neighbours, so with excluded pixels a band is cut from whole frames.
-  const SigRange read =
-      corrections_.needs_full_frames() ? SigRange{0, meta().shape.sig_size()} : band;
+  const SigRange read = corrections_.needs_full_frames() ? SigRange{0, sig_size} : band;
+  auto* out = static_cast<std::byte*>(dst);
   if (read == band && dst_dtype == DType::kFloat32) {
     base().ReadFrames(frame_begin, frame_end, band, dst, DType::kFloat32);
     corrections_.Apply(static_cast<float*>(dst), frame_end - frame_begin, band.size(), band);
     return;
   }
-  auto* out = static_cast<std::byte*>(dst);
+  const CorrectedFramesCache* cache = read == band ? nullptr : CachedFrames(frame_begin, frame_end);
+  if (cache == nullptr) {
+    ReadChunked(frame_begin, frame_end, read, band, out, dst_dtype);
+    return;
+  }
+  for (int64_t f = 0; f < frame_end - frame_begin; ++f) {
+    ConvertElements(cache->frames.data() + f * sig_size + band.begin, DType::kFloat32, false,
+                    out + f * band.size() * SizeOf(dst_dtype), dst_dtype, band.size());
+  }
+}
+
+const CorrectedFramesCache* CorrectedDataset::CachedFrames(int64_t frame_begin,
+                                                           int64_t frame_end) const {
+  thread_local CorrectedFramesCache cache;
+  const int64_t sig_size = meta().shape.sig_size();
+  if (cache.filling || (frame_end - frame_begin) * sig_size * 4 > kCacheBytes) return nullptr;
+  if (cache.view_id == id_ && cache.frame_begin == frame_begin && cache.frame_end == frame_end) {
+    return &cache;
+  }
+  struct Filling {  // cleared however the fill ends
+    CorrectedFramesCache& cache;
+    ~Filling() { cache.filling = false; }
+  } filling{cache};
+  cache.filling = true;
+  cache.view_id = 0;
+  cache.frames.resize(static_cast<size_t>((frame_end - frame_begin) * sig_size));
+  base().ReadFrames(frame_begin, frame_end, {0, sig_size}, cache.frames.data(), DType::kFloat32);
+  corrections_.Apply(cache.frames.data(), frame_end - frame_begin, sig_size, {0, sig_size});
+  cache.view_id = id_;
+  cache.frame_begin = frame_begin;
+  cache.frame_end = frame_end;
+  return &cache;
+}
+
+void CorrectedDataset::ReadChunked(int64_t frame_begin, int64_t frame_end, SigRange read,
+                                   SigRange band, std::byte* dst, DType dst_dtype) const {
   const int64_t out_frame_bytes = band.size() * SizeOf(dst_dtype);
   internal::ForEachChunk(frame_begin, frame_end, read.size() * 4, [&](int64_t begin, int64_t end) {
     ScratchBuffer scratch((end - begin) * read.size() * 4);
@@ -471,7 +584,7 @@ void CorrectedDataset::ReadRows(int64_t frame_begin, int64_t frame_end, int64_t 
     corrections_.Apply(frames, end - begin, read.size(), read);
     for (int64_t f = 0; f < end - begin; ++f) {
       ConvertElements(frames + f * read.size() + (band.begin - read.begin), DType::kFloat32, false,
-                      out + (begin - frame_begin + f) * out_frame_bytes, dst_dtype, band.size());
+                      dst + (begin - frame_begin + f) * out_frame_bytes, dst_dtype, band.size());
     }
   });
 }
