@@ -78,6 +78,9 @@ void ForEachChunk(int64_t begin, int64_t end, int64_t bytes_per_item,
 
 const Dataset& CheckBase(const DatasetPtr& base) {
   if (base == nullptr) throw Error::InvalidArgument("no dataset to view", "base");
+  if (base->meta().shape.sig_dims() < 1) {
+    throw BadArgument("base", "views need at least one signal axis", base->meta().shape);
+  }
   return *base;
 }
 
@@ -178,6 +181,23 @@ Ranges CheckRanges(Ranges ranges, std::span<const int64_t> dims, const char* fie
   return ranges;
 }
 
+/// Return where each kept line (a run along the last signal axis) of a cropped signal row starts
+/// within a base row, in view order; `sig` crops every signal axis (at least two).
+std::vector<int64_t> LineOffsets(std::span<const int64_t> base_sig, const Ranges& sig) {
+  std::vector<int64_t> offsets{sig.back().first};
+  int64_t stride = base_sig.back();
+  // From the innermost axis but one out to the second: each index times the lines inside it.
+  for (size_t d = base_sig.size() - 1; d-- > 1;) {
+    std::vector<int64_t> outer;
+    for (int64_t i = sig[d].first; i < sig[d].second; ++i) {
+      for (int64_t offset : offsets) outer.push_back(i * stride + offset);
+    }
+    offsets = std::move(outer);
+    stride *= base_sig[d];
+  }
+  return offsets;
+}
+
 /// A crop: frames map onto runs of base frames, signal rows onto base rows.
 class CropDataset final : public ViewDataset {
  public:
@@ -235,25 +255,8 @@ CropDataset::CropDataset(DatasetPtr base, DatasetMeta meta, const Ranges& nav, c
     whole_rows_ = whole_rows_ && sig[i].first == 0 && sig[i].second == base_sig[i];
   }
   if (!whole_rows_) {
-    // Lines along the last signal axis, in view order, within one base row.
-    std::vector<int64_t> inner(base_sig.begin() + 1, base_sig.end());
-    const auto strides = internal::CStrides(inner);
+    line_offsets_ = LineOffsets(base_sig, sig);
     line_length_ = sig.back().second - sig.back().first;
-    std::vector<int64_t> index(inner.size(), 0);
-    const size_t last = inner.size() - 1;
-    while (true) {
-      int64_t offset = 0;
-      for (size_t d = 0; d < inner.size(); ++d) {
-        offset += (sig[d + 1].first + index[d]) * strides[d];
-      }
-      line_offsets_.push_back(offset);
-      size_t d = last;
-      while (d-- > 0) {
-        if (++index[d] < sig[d + 1].second - sig[d + 1].first) break;
-        index[d] = 0;
-      }
-      if (d == static_cast<size_t>(-1)) break;
-    }
   }
   native_depth_ = ComputeNativeDepth();
 }

@@ -52,7 +52,8 @@ std::vector<int64_t> CStrides(std::span<const int64_t> dims);
 void ForEachChunk(int64_t begin, int64_t end, int64_t bytes_per_item,
                   const std::function<void(int64_t, int64_t)>& chunk);
 
-/// Return `base` itself, or throw kInvalidArgument naming "base" when it is null.
+/// Return `base` itself, or throw kInvalidArgument naming "base" when it is null or has no
+/// signal axes.
 const Dataset& CheckBase(const DatasetPtr& base);
 
 /// Return the kInvalidArgument error for `field`, its message ending with the dataset's shape.

@@ -50,6 +50,26 @@ DType BinnedDType(DType dtype, BinReduce reduce) {
   return narrow ? DType::kFloat32 : DType::kFloat64;
 }
 
+/// Return the view pixel (within a view row) of each pixel of a base row, or -1 for pixels in a
+/// dropped remainder: the map that bins frames of three or more axes.
+std::vector<int64_t> PixelMap(std::span<const int64_t> base_sig, std::span<const int64_t> view_sig,
+                              std::span<const int64_t> factors) {
+  const std::vector<int64_t> base_inner(base_sig.begin() + 1, base_sig.end());
+  const std::vector<int64_t> view_inner(view_sig.begin() + 1, view_sig.end());
+  const auto base_strides = internal::CStrides(base_inner);
+  const auto view_strides = internal::CStrides(view_inner);
+  std::vector<int64_t> map(static_cast<size_t>(Product(base_inner)));
+  for (int64_t p = 0; p < static_cast<int64_t>(map.size()); ++p) {
+    int64_t view_pixel = 0;
+    for (size_t d = 0; d < base_inner.size() && view_pixel >= 0; ++d) {
+      const int64_t index = p / base_strides[d] % base_inner[d] / factors[d + 1];
+      view_pixel = index < view_inner[d] ? view_pixel + index * view_strides[d] : -1;
+    }
+    map[static_cast<size_t>(p)] = view_pixel;
+  }
+  return map;
+}
+
 /// Each view element sums a block of base elements: nav factors over frames, sig factors over
 /// pixels. Sums run in a fixed order (in-bin nav offsets, then signal rows, then columns)
 /// whatever ranges are read, so every tiling sees the same values.
@@ -113,22 +133,7 @@ BinDataset::BinDataset(DatasetPtr base, DatasetMeta meta, std::vector<int64_t> n
   const auto base_sig = base_shape.sig();
   const auto view_sig = this->meta().shape.sig();
   if (base_sig.size() == 2) col_factor_ = sig_factors_[1];
-  if (base_sig.size() > 2) {
-    // Map each pixel of a base row (its multi-index over the inner axes) to its view pixel.
-    std::vector<int64_t> inner(base_sig.begin() + 1, base_sig.end());
-    std::vector<int64_t> view_inner(view_sig.begin() + 1, view_sig.end());
-    const auto view_strides = internal::CStrides(view_inner);
-    const auto base_strides = internal::CStrides(inner);
-    pixel_map_.resize(static_cast<size_t>(base_row_pixels_));
-    for (int64_t p = 0; p < base_row_pixels_; ++p) {
-      int64_t view_pixel = 0;
-      for (size_t d = 0; d < inner.size() && view_pixel >= 0; ++d) {
-        const int64_t index = p / base_strides[d] % inner[d] / sig_factors_[d + 1];
-        view_pixel = index < view_inner[d] ? view_pixel + index * view_strides[d] : -1;
-      }
-      pixel_map_[static_cast<size_t>(p)] = view_pixel;
-    }
-  }
+  if (base_sig.size() > 2) pixel_map_ = PixelMap(base_sig, view_sig, sig_factors_);
   native_depth_ = ComputeNativeDepth();
 }
 
