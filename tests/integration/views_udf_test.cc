@@ -85,7 +85,8 @@ TEST(ViewsUdf, AnalysesOverCropAndBinEqualAMaterialisedCopy) {
   for (const char* analysis : {"sum", "stats", "frame-sum"}) {
     for (const char* executor : {"inline", "threads"}) {
       for (bool tiny_tiles : {false, true}) {
-        SCOPED_TRACE(std::string(analysis) + " on " + executor + (tiny_tiles ? ", tiny tiles" : ""));
+        SCOPED_TRACE(std::string(analysis) + " on " + executor +
+                     (tiny_tiles ? ", tiny tiles" : ""));
         const auto got = RunAnalysis(*view, analysis, executor, tiny_tiles);
         const auto want = RunAnalysis(*copy, analysis, executor, tiny_tiles);
         ASSERT_EQ(got.size(), want.size());
