@@ -7,10 +7,12 @@
 #include <fmt/ranges.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <new>
 #include <numeric>
 
+#include "tessera/core/convert.h"
 #include "tessera/dataset/views_internal.h"
 
 namespace tessera::dataset {
@@ -36,7 +38,43 @@ ScratchStack& ThreadScratch() {
   return stack;
 }
 
+/// The frames one thread decoded last (CachedFrames).
+struct FramesCache {
+  uint64_t view_id = 0;  // 0: nothing valid
+  int64_t frame_begin = 0;
+  int64_t frame_end = 0;
+  bool filling = false;
+  std::vector<std::byte> frames;
+};
+
 }  // namespace
+
+uint64_t NextViewId() {
+  static std::atomic<uint64_t> next{1};
+  return next.fetch_add(1, std::memory_order_relaxed);
+}
+
+const std::byte* CachedFrames(uint64_t view_id, int64_t frame_begin, int64_t frame_end,
+                              int64_t bytes, const std::function<void(std::byte*)>& fill) {
+  thread_local FramesCache cache;
+  if (cache.filling || bytes > kCacheBytes) return nullptr;
+  if (cache.view_id == view_id && cache.frame_begin == frame_begin &&
+      cache.frame_end == frame_end) {
+    return cache.frames.data();
+  }
+  struct Filling {  // cleared however the fill ends
+    FramesCache& cache;
+    ~Filling() { cache.filling = false; }
+  } filling{cache};
+  cache.filling = true;
+  cache.view_id = 0;
+  cache.frames.resize(static_cast<size_t>(bytes));
+  fill(cache.frames.data());
+  cache.view_id = view_id;
+  cache.frame_begin = frame_begin;
+  cache.frame_end = frame_end;
+  return cache.frames.data();
+}
 
 ScratchBuffer::ScratchBuffer(int64_t bytes) {
   auto& free = ThreadScratch().free;
@@ -337,35 +375,64 @@ void CropDataset::ReadCroppedRows(int64_t base_frame, int64_t count, SigRange ba
 // ---------------------------------------------------------------------------------------------
 // Flip and rotate
 
-/// Copy `count` elements `stride` apart from `src` to consecutive places at `dst`.
+/// Where a frame's elements come from: output row i, column j reads source element
+/// first + i * row_stride + j * col_stride (element strides, signed).
+struct Gather {
+  int64_t first = 0;
+  int64_t row_stride = 0;
+  int64_t col_stride = 0;
+  int64_t rows = 0;
+  int64_t cols = 0;
+};
+
 template <class Element>
-void GatherStrided(const std::byte* src, int64_t stride, int64_t count, std::byte* dst) {
+void GatherFrame(const std::byte* src, const Gather& g, std::byte* dst) {
+  const Element* in = reinterpret_cast<const Element*>(src) + g.first;
   Element* out = reinterpret_cast<Element*>(dst);
-  const Element* in = reinterpret_cast<const Element*>(src);
-  for (int64_t i = 0; i < count; ++i) std::memcpy(out + i, in + i * stride, sizeof(Element));
+  if (g.col_stride == 1) {
+    for (int64_t i = 0; i < g.rows; ++i) {
+      std::memcpy(out + i * g.cols, in + i * g.row_stride,
+                  sizeof(Element) * static_cast<size_t>(g.cols));
+    }
+    return;
+  }
+  if (g.row_stride == 1 || g.row_stride == -1) {
+    // Columns become rows: take blocks of 8 rows so each column step reads 8 neighbours.
+    constexpr int64_t kBlock = 8;
+    for (int64_t i0 = 0; i0 < g.rows; i0 += kBlock) {
+      const int64_t block = std::min(kBlock, g.rows - i0);
+      for (int64_t j = 0; j < g.cols; ++j) {
+        const Element* column = in + i0 * g.row_stride + j * g.col_stride;
+        for (int64_t b = 0; b < block; ++b) out[(i0 + b) * g.cols + j] = column[b * g.row_stride];
+      }
+    }
+    return;
+  }
+  for (int64_t i = 0; i < g.rows; ++i) {
+    for (int64_t j = 0; j < g.cols; ++j) {
+      out[i * g.cols + j] = in[i * g.row_stride + j * g.col_stride];
+    }
+  }
 }
 
 struct Bytes16 {
   std::byte bytes[16];
 };
 
-void GatherStrided(const std::byte* src, int64_t stride, int64_t count, std::byte* dst,
-                   int64_t elem) {
-  if (stride == 1) {
-    std::memcpy(dst, src, static_cast<size_t>(count * elem));
-    return;
-  }
+/// Gather one frame of `elem`-byte elements.
+void GatherFrame(const std::byte* src, const Gather& g, std::byte* dst, int64_t elem) {
   switch (elem) {
-    case 1: return GatherStrided<uint8_t>(src, stride, count, dst);
-    case 2: return GatherStrided<uint16_t>(src, stride, count, dst);
-    case 4: return GatherStrided<uint32_t>(src, stride, count, dst);
-    case 8: return GatherStrided<uint64_t>(src, stride, count, dst);
-    default: return GatherStrided<Bytes16>(src, stride, count, dst);
+    case 1: return GatherFrame<uint8_t>(src, g, dst);
+    case 2: return GatherFrame<uint16_t>(src, g, dst);
+    case 4: return GatherFrame<uint32_t>(src, g, dst);
+    case 8: return GatherFrame<uint64_t>(src, g, dst);
+    default: return GatherFrame<Bytes16>(src, g, dst);
   }
 }
 
 /// Each frame flipped, then rotated: view pixel (i, j) reads base pixel (y, x) with
-/// y = y0 + yi * i + yj * j and x = x0 + xi * i + xj * j.
+/// y = y0 + yi * i + yj * j and x = x0 + xi * i + xj * j. Frames are gathered in the stored
+/// dtype (narrower than most reads), then converted.
 class FlipRotateDataset final : public ViewDataset {
  public:
   FlipRotateDataset(DatasetPtr base, DatasetMeta meta, bool flip_y, bool flip_x, int quarter_turns);
@@ -377,11 +444,18 @@ class FlipRotateDataset final : public ViewDataset {
  private:
   void ReadRows(int64_t frame_begin, int64_t frame_end, int64_t row_begin, int64_t row_end,
                 void* dst, DType dst_dtype) const override;
+  /// Return the band of base rows that view rows [row_begin, row_end) read.
+  SigRange BaseBand(int64_t row_begin, int64_t row_end) const;
+  /// Gather view rows [row_begin, row_end) of `count` frames from their base band (stored
+  /// dtype) and write them as `dst_dtype`.
+  void GatherFrames(const std::byte* band, int64_t count, SigRange base_band, int64_t row_begin,
+                    int64_t row_end, std::byte* dst, DType dst_dtype) const;
 
   int64_t base_width_ = 0;
   int64_t y0_ = 0, yi_ = 0, yj_ = 0;
   int64_t x0_ = 0, xi_ = 0, xj_ = 0;
   bool identity_ = false;
+  uint64_t id_ = internal::NextViewId();
 };
 
 FlipRotateDataset::FlipRotateDataset(DatasetPtr base, DatasetMeta meta, bool flip_y, bool flip_x,
@@ -406,6 +480,16 @@ FlipRotateDataset::FlipRotateDataset(DatasetPtr base, DatasetMeta meta, bool fli
   identity_ = !flip_y && !flip_x && quarter_turns == 0;
 }
 
+SigRange FlipRotateDataset::BaseBand(int64_t row_begin, int64_t row_end) const {
+  // y is affine in (i, j), so its extremes lie at the corners.
+  const int64_t last_col = row_pixels() - 1;
+  const int64_t first = y0_ + yi_ * row_begin, last = y0_ + yi_ * (row_end - 1);
+  const int64_t corners[4] = {first, first + yj_ * last_col, last, last + yj_ * last_col};
+  const int64_t y_lo = *std::min_element(corners, corners + 4);
+  const int64_t y_hi = *std::max_element(corners, corners + 4);
+  return {y_lo * base_width_, (y_hi + 1) * base_width_};
+}
+
 void FlipRotateDataset::ReadRows(int64_t frame_begin, int64_t frame_end, int64_t row_begin,
                                  int64_t row_end, void* dst, DType dst_dtype) const {
   if (identity_) {
@@ -413,33 +497,54 @@ void FlipRotateDataset::ReadRows(int64_t frame_begin, int64_t frame_end, int64_t
                       dst_dtype);
     return;
   }
-  const int64_t width = row_pixels();
-  // The base rows these view rows touch: y is affine, so its extremes lie at the corners.
-  const int64_t corners[4] = {y0_ + yi_ * row_begin, y0_ + yi_ * row_begin + yj_ * (width - 1),
-                              y0_ + yi_ * (row_end - 1),
-                              y0_ + yi_ * (row_end - 1) + yj_ * (width - 1)};
-  const int64_t y_lo = *std::min_element(corners, corners + 4);
-  const int64_t y_hi = *std::max_element(corners, corners + 4);
-  const SigRange base_band{y_lo * base_width_, (y_hi + 1) * base_width_};
-  const int64_t elem = SizeOf(dst_dtype);
-  const int64_t frame_pixels = (row_end - row_begin) * width;
-  const int64_t row_stride = yi_ * base_width_ + xi_;  // base pixels per view row
-  const int64_t col_stride = yj_ * base_width_ + xj_;  // base pixels per view column
-  const int64_t band_bytes = base_band.size() * elem;
+  const DType stored = meta().dtype;
+  const SigRange base_band = BaseBand(row_begin, row_end);
+  const int64_t band_bytes = base_band.size() * SizeOf(stored);
+  const int64_t out_frame_bytes = (row_end - row_begin) * row_pixels() * SizeOf(dst_dtype);
+  // Odd quarter turns read whole base frames for any band of rows: decode them once per tile.
+  const bool partial = row_end - row_begin < meta().shape.sig()[0];
+  const std::byte* cached = nullptr;
+  if (partial && base_band.size() == meta().shape.sig_size()) {
+    auto fill = [&](std::byte* frames) {
+      base().ReadFrames(frame_begin, frame_end, base_band, frames, stored);
+    };
+    cached = internal::CachedFrames(id_, frame_begin, frame_end,
+                                    (frame_end - frame_begin) * band_bytes, fill);
+  }
   auto* out = static_cast<std::byte*>(dst);
   internal::ForEachChunk(frame_begin, frame_end, band_bytes, [&](int64_t begin, int64_t end) {
-    ScratchBuffer scratch((end - begin) * band_bytes);
-    base().ReadFrames(begin, end, base_band, scratch.data(), dst_dtype);
-    for (int64_t f = 0; f < end - begin; ++f) {
-      const std::byte* frame = scratch.data() + f * base_band.size() * elem;
-      std::byte* frame_out = out + (begin - frame_begin + f) * frame_pixels * elem;
-      for (int64_t i = row_begin; i < row_end; ++i) {
-        const int64_t first = (y0_ - y_lo) * base_width_ + x0_ + i * row_stride;
-        GatherStrided(frame + first * elem, col_stride, width,
-                      frame_out + (i - row_begin) * width * elem, elem);
-      }
+    ScratchBuffer scratch(cached != nullptr ? 0 : (end - begin) * band_bytes);
+    const std::byte* band = scratch.data();
+    if (cached != nullptr) {
+      band = cached + (begin - frame_begin) * band_bytes;
+    } else {
+      base().ReadFrames(begin, end, base_band, scratch.data(), stored);
     }
+    GatherFrames(band, end - begin, base_band, row_begin, row_end,
+                 out + (begin - frame_begin) * out_frame_bytes, dst_dtype);
   });
+}
+
+void FlipRotateDataset::GatherFrames(const std::byte* band, int64_t count, SigRange base_band,
+                                     int64_t row_begin, int64_t row_end, std::byte* dst,
+                                     DType dst_dtype) const {
+  const DType stored = meta().dtype;
+  const int64_t elem = SizeOf(stored);
+  const Gather gather{
+      .first = y0_ * base_width_ + x0_ - base_band.begin + row_begin * (yi_ * base_width_ + xi_),
+      .row_stride = yi_ * base_width_ + xi_,
+      .col_stride = yj_ * base_width_ + xj_,
+      .rows = row_end - row_begin,
+      .cols = row_pixels()};
+  const int64_t pixels = gather.rows * gather.cols;
+  ScratchBuffer converted(dst_dtype == stored ? 0 : count * pixels * elem);
+  std::byte* out = dst_dtype == stored ? dst : converted.data();
+  for (int64_t f = 0; f < count; ++f) {
+    GatherFrame(band + f * base_band.size() * elem, gather, out + f * pixels * elem, elem);
+  }
+  if (dst_dtype != stored) {
+    ConvertElements(converted.data(), stored, false, dst, dst_dtype, count * pixels);
+  }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -86,12 +86,25 @@ void BM_CorrectedExcluded(benchmark::State& state) {
   ReadAll(state, *CorrectedView(Scan(), Corrections(true)));
 }
 
+void BM_Rotate90(benchmark::State& state) {
+  ReadAll(state, *FlipRotateView(Scan(), false, false, 1));
+}
+
+void BM_FlipY(benchmark::State& state) { ReadAll(state, *FlipRotateView(Scan(), true, false, 0)); }
+
+void BM_Crop(benchmark::State& state) {
+  ReadAll(state, *CropView(Scan(), {{0, 64}, {0, 64}}, {{16, 240}, {16, 240}}));
+}
+
 BENCHMARK(BM_Memory)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_BinSig2x2Sum)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_BinSig2x2Mean)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_BinNav2x2Sum)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_CorrectedDarkGain)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_CorrectedExcluded)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_Rotate90)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_FlipY)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_Crop)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond);
 
 }  // namespace
 }  // namespace tessera::dataset

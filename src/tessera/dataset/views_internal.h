@@ -41,6 +41,21 @@ class ScratchBuffer {
   int64_t capacity_ = 0;
 };
 
+/// Return a number that no other view has (keys for CachedFrames).
+uint64_t NextViewId();
+
+/// Bytes of frames CachedFrames keeps per thread, at most.
+inline constexpr int64_t kCacheBytes = int64_t{16} << 20;
+
+/// Return frames [frame_begin, frame_end) of view `view_id`, `bytes` in all, decoded whole by
+/// `fill(dst)` on a miss and kept by this thread. The runner reads the bands of a tile one after
+/// another on one thread, so views whose every band needs whole base frames (excluded-pixel
+/// repairs, odd quarter turns) decode them for the first band only. Returns nullptr where the
+/// cache cannot serve: more than kCacheBytes, or an enclosing view is filling it. Valid until
+/// this thread's next call.
+const std::byte* CachedFrames(uint64_t view_id, int64_t frame_begin, int64_t frame_end,
+                              int64_t bytes, const std::function<void(std::byte*)>& fill);
+
 /// Return pixels per slice along the first signal axis (the unit the tiling scheme cuts by).
 int64_t RowPixels(const Shape& shape);
 

@@ -3,7 +3,6 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cmath>
 #include <complex>
 #include <cstring>
@@ -491,40 +490,17 @@ void DTypeDataset::ReadRows(int64_t frame_begin, int64_t frame_end, int64_t row_
 // ---------------------------------------------------------------------------------------------
 // Corrections
 
-/// Whole corrected frames kept by one thread: the runner reads the bands of a tile one after
-/// another on one thread, and with excluded pixels each band needs the whole frames corrected,
-/// so the first band corrects them and the others cut their rows from here.
-struct CorrectedFramesCache {
-  uint64_t view_id = 0;  // 0: nothing valid
-  int64_t frame_begin = 0;
-  int64_t frame_end = 0;
-  bool filling = false;  // a nested corrected view must not fill it meanwhile
-  std::vector<float> frames;
-};
-
-/// Frames larger than this are corrected chunk by chunk for every band instead.
-inline constexpr int64_t kCacheBytes = int64_t{16} << 20;
-
-/// Return a number no other corrected view has.
-uint64_t NextViewId() {
-  static std::atomic<uint64_t> next{1};
-  return next.fetch_add(1, std::memory_order_relaxed);
-}
-
 /// The base read as float32 and corrected in place.
 class CorrectedDataset final : public ViewDataset {
  public:
   CorrectedDataset(DatasetPtr base, DatasetMeta meta, CorrectionSet corrections)
       : ViewDataset(std::move(base), std::move(meta)),
         corrections_(std::move(corrections)),
-        id_(NextViewId()) {}
+        id_(internal::NextViewId()) {}
 
  private:
   void ReadRows(int64_t frame_begin, int64_t frame_end, int64_t row_begin, int64_t row_end,
                 void* dst, DType dst_dtype) const override;
-  /// Return this thread's cache holding frames [frame_begin, frame_end) corrected, or nullptr
-  /// where it cannot serve (too large, or being filled by an enclosing view).
-  const CorrectedFramesCache* CachedFrames(int64_t frame_begin, int64_t frame_end) const;
   /// Correct frames [frame_begin, frame_end) chunk by chunk and keep the pixels of `band`.
   void ReadChunked(int64_t frame_begin, int64_t frame_end, SigRange read, SigRange band,
                    std::byte* dst, DType dst_dtype) const;
@@ -545,38 +521,25 @@ void CorrectedDataset::ReadRows(int64_t frame_begin, int64_t frame_end, int64_t 
     corrections_.Apply(static_cast<float*>(dst), frame_end - frame_begin, band.size(), band);
     return;
   }
-  const CorrectedFramesCache* cache = read == band ? nullptr : CachedFrames(frame_begin, frame_end);
-  if (cache == nullptr) {
+  const std::byte* cached = nullptr;
+  if (read != band) {
+    const int64_t frames = frame_end - frame_begin;
+    auto fill = [&](std::byte* bytes) {
+      auto* corrected = reinterpret_cast<float*>(bytes);
+      base().ReadFrames(frame_begin, frame_end, read, corrected, DType::kFloat32);
+      corrections_.Apply(corrected, frames, sig_size, read);
+    };
+    cached = internal::CachedFrames(id_, frame_begin, frame_end, frames * sig_size * 4, fill);
+  }
+  if (cached == nullptr) {
     ReadChunked(frame_begin, frame_end, read, band, out, dst_dtype);
     return;
   }
+  const auto* frames = reinterpret_cast<const float*>(cached);
   for (int64_t f = 0; f < frame_end - frame_begin; ++f) {
-    ConvertElements(cache->frames.data() + f * sig_size + band.begin, DType::kFloat32, false,
+    ConvertElements(frames + f * sig_size + band.begin, DType::kFloat32, false,
                     out + f * band.size() * SizeOf(dst_dtype), dst_dtype, band.size());
   }
-}
-
-const CorrectedFramesCache* CorrectedDataset::CachedFrames(int64_t frame_begin,
-                                                           int64_t frame_end) const {
-  thread_local CorrectedFramesCache cache;
-  const int64_t sig_size = meta().shape.sig_size();
-  if (cache.filling || (frame_end - frame_begin) * sig_size * 4 > kCacheBytes) return nullptr;
-  if (cache.view_id == id_ && cache.frame_begin == frame_begin && cache.frame_end == frame_end) {
-    return &cache;
-  }
-  struct Filling {  // cleared however the fill ends
-    CorrectedFramesCache& cache;
-    ~Filling() { cache.filling = false; }
-  } filling{cache};
-  cache.filling = true;
-  cache.view_id = 0;
-  cache.frames.resize(static_cast<size_t>((frame_end - frame_begin) * sig_size));
-  base().ReadFrames(frame_begin, frame_end, {0, sig_size}, cache.frames.data(), DType::kFloat32);
-  corrections_.Apply(cache.frames.data(), frame_end - frame_begin, sig_size, {0, sig_size});
-  cache.view_id = id_;
-  cache.frame_begin = frame_begin;
-  cache.frame_end = frame_end;
-  return &cache;
 }
 
 void CorrectedDataset::ReadChunked(int64_t frame_begin, int64_t frame_end, SigRange read,
