@@ -147,6 +147,7 @@ std::vector<Axis> BaseAxes(const DatasetMeta& meta) {
 Axis Reversed(Axis axis) {
   axis.offset += static_cast<double>(axis.size - 1) * axis.scale;
   axis.scale = -axis.scale;
+  std::reverse(axis.values.begin(), axis.values.end());
   return axis;
 }
 
@@ -601,8 +602,12 @@ DatasetPtr CropView(DatasetPtr base, std::vector<std::pair<int64_t, int64_t>> na
   for (size_t i = 0; i < axes.size(); ++i) {
     const auto [begin, end] = i < nav.size() ? nav[i] : sig[i - nav.size()];
     (i < nav.size() ? view_nav : view_sig).push_back(end - begin);
-    axes[i].offset += static_cast<double>(begin) * axes[i].scale;
-    axes[i].size = end - begin;
+    Axis& axis = axes[i];
+    axis.offset += static_cast<double>(begin) * axis.scale;
+    axis.size = end - begin;
+    if (!axis.values.empty()) {
+      axis.values = std::vector<double>(axis.values.begin() + begin, axis.values.begin() + end);
+    }
   }
   auto view_meta = internal::ViewMeta(meta, Shape(view_nav, view_sig), std::move(axes), meta.dtype);
   return std::make_shared<CropDataset>(std::move(base), std::move(view_meta), nav, sig);

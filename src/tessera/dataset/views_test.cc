@@ -437,6 +437,33 @@ TEST(BinView, AxesDescribeBinCentres) {
   }
 }
 
+TEST(Views, ExplicitAxisValuesFollowTheData) {
+  // A sweep axis with listed coordinates: cropped, binned (centres) and reversed with the data.
+  const Array base = RandomArray(DType::kUint8, {6, 4, 5}, 2, 28);
+  auto calibrated = std::make_shared<Calibrated>(Memory(base), 1);
+  struct Swept final : public Dataset {
+    DatasetPtr inner;
+    DatasetMeta swept;
+    const DatasetMeta& meta() const override { return swept; }
+    void ReadFrames(int64_t b, int64_t e, SigRange sig, void* dst, DType dtype) const override {
+      inner->ReadFrames(b, e, sig, dst, dtype);
+    }
+  };
+  auto swept = std::make_shared<Swept>();
+  swept->inner = calibrated;
+  swept->swept = calibrated->meta();
+  swept->swept.axes[0].values = {1, 2, 4, 8, 16, 32};
+  swept->swept.axes[2].values = {0.5, 1.5, 2.5, 3.5, 4.5};
+  EXPECT_EQ(CropView(swept, {{1, 4}}, {})->meta().axes[0].values, (std::vector<double>{2, 4, 8}));
+  EXPECT_EQ(BinView(swept, {3}, {}, BinReduce::kSum)->meta().axes[0].values,
+            (std::vector<double>{7.0 / 3, 56.0 / 3}));
+  EXPECT_EQ(BinView(swept, {}, {1, 2}, BinReduce::kSum)->meta().axes[2].values,
+            (std::vector<double>{1, 3}));
+  const auto turned = FlipRotateView(swept, false, false, 1);
+  EXPECT_EQ(turned->meta().axes[1].values, (std::vector<double>{4.5, 3.5, 2.5, 1.5, 0.5}));
+  EXPECT_EQ(TransposeNavSigView(swept)->meta().axes[1].values, swept->swept.axes[0].values);
+}
+
 TEST(FlipRotateView, ReadsEqualNumpyFlipsAndRot90) {
   const Array base = RandomArray(DType::kUint16, {3, 4, 5, 7}, 2, 4);
   for (int flips = 0; flips < 4; ++flips) {

@@ -557,6 +557,22 @@ void CorrectedDataset::ReadChunked(int64_t frame_begin, int64_t frame_end, SigRa
   });
 }
 
+/// Return `axis` binned by `factor` into `size` bins, each at the centre of its members.
+Axis BinnedAxis(Axis axis, int64_t factor, int64_t size) {
+  axis.offset += static_cast<double>(factor - 1) / 2 * axis.scale;
+  axis.scale *= static_cast<double>(factor);
+  axis.size = size;
+  if (!axis.values.empty()) {
+    std::vector<double> centres(static_cast<size_t>(size));
+    for (size_t bin = 0; bin < centres.size(); ++bin) {
+      const auto first = axis.values.begin() + static_cast<int64_t>(bin) * factor;
+      centres[bin] = std::accumulate(first, first + factor, 0.0) / static_cast<double>(factor);
+    }
+    axis.values = std::move(centres);
+  }
+  return axis;
+}
+
 /// Check factors against `dims` (empty: all 1) and return them complete.
 std::vector<int64_t> CheckFactors(std::vector<int64_t> factors, std::span<const int64_t> dims,
                                   const char* field, const Shape& shape) {
@@ -591,11 +607,8 @@ DatasetPtr BinView(DatasetPtr base, std::vector<int64_t> nav_factors,
   for (size_t i = 0; i < axes.size(); ++i) {
     const bool is_nav = i < nav_factors.size();
     const int64_t factor = is_nav ? nav_factors[i] : sig_factors[i - nav_factors.size()];
-    Axis& axis = axes[i];
-    axis.size = shape.dims()[i] / factor;
-    axis.offset += static_cast<double>(factor - 1) / 2 * axis.scale;  // the bin's centre
-    axis.scale *= static_cast<double>(factor);
-    (is_nav ? view_nav : view_sig).push_back(axis.size);
+    axes[i] = BinnedAxis(std::move(axes[i]), factor, shape.dims()[i] / factor);
+    (is_nav ? view_nav : view_sig).push_back(axes[i].size);
   }
   auto view_meta = internal::ViewMeta(meta, Shape(view_nav, view_sig), std::move(axes),
                                       BinnedDType(meta.dtype, reduce));
