@@ -4,7 +4,6 @@
 #include "tessera/dataset/views.h"
 
 #include <fmt/format.h>
-#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <atomic>
@@ -85,8 +84,6 @@ ScratchBuffer::ScratchBuffer(int64_t bytes) {
   }
   if (capacity_ < bytes) {
     ::operator delete[](data_, kScratchAlignment);
-    data_ = nullptr;
-    capacity_ = 0;
     data_ = static_cast<std::byte*>(
         ::operator new[](static_cast<size_t>(bytes), kScratchAlignment));
     capacity_ = bytes;

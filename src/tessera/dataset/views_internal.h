@@ -44,7 +44,7 @@ class ScratchBuffer {
 /// Return a number that no other view has (keys for CachedFrames).
 uint64_t NextViewId();
 
-/// Bytes of frames CachedFrames keeps per thread, at most.
+/// Bytes of frames CachedFrames keeps per thread, at most (held until the thread ends).
 inline constexpr int64_t kCacheBytes = int64_t{16} << 20;
 
 /// Return frames [frame_begin, frame_end) of view `view_id`, `bytes` in all, decoded whole by

@@ -281,8 +281,7 @@ void BinDataset::Finish(const std::byte* acc, int64_t count, std::byte* dst,
   }
   if (reduce_ == BinReduce::kMean) {
     ScratchBuffer means(count * 16);
-    const DType means_dtype =
-        SumsToMeans(acc, acc_dtype_, count, n, means.data());
+    const DType means_dtype = SumsToMeans(acc, acc_dtype_, count, n, means.data());
     Store(means.data(), means_dtype, count, dst, dst_dtype);
   } else {
     Store(acc, acc_dtype_, count, dst, dst_dtype);
