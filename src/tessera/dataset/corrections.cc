@@ -28,6 +28,7 @@ std::vector<float> ToFloatPlane(const NdArray& array, const Shape& shape, const 
 CorrectionSet CorrectionSet::Make(const Shape& shape, const NdArray& dark, const NdArray& gain,
                                   std::vector<int64_t> excluded) {
   CorrectionSet set;
+  set.sig_shape_.assign(shape.sig().begin(), shape.sig().end());
   set.dark_ = ToFloatPlane(dark, shape, "dark");
   set.gain_ = ToFloatPlane(gain, shape, "gain");
   const int64_t sig_size = shape.sig_size();

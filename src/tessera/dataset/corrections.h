@@ -25,12 +25,15 @@ class CorrectionSet {
   /// Repairing a pixel needs its neighbours, so tiles must hold whole frames.
   bool needs_full_frames() const { return !excluded_.empty(); }
   const std::vector<int64_t>& excluded() const { return excluded_; }
+  /// Return the signal shape the set was made for (empty for a default-constructed set).
+  const std::vector<int64_t>& sig_shape() const { return sig_shape_; }
 
   /// Correct a (depth, sig.size()) tile with frames `frame_stride` elements apart, in place.
   template <class T>
   void Apply(T* tile, int64_t depth, int64_t frame_stride, SigRange sig) const noexcept;
 
  private:
+  std::vector<int64_t> sig_shape_;
   std::vector<float> dark_;
   std::vector<float> gain_;
   std::vector<int64_t> excluded_;
