@@ -128,6 +128,49 @@ void WriteResultsHdf5(const std::string& path, std::span<const ResultArray> resu
   atomic.Commit();
 }
 
+namespace {
+
+// Read every dataset below `group` (recursing into subgroups, "sub/name") in name order.
+void ReadResultGroup(const std::string& path, hid_t group, const std::string& prefix, StoredResults& out) {
+  H5G_info_t info{};
+  Check(H5Gget_info(group, &info), path, "/results/" + prefix, "cannot list");
+  for (hsize_t i = 0; i < info.nlinks; ++i) {
+    const ssize_t len = H5Lget_name_by_idx(group, ".", H5_INDEX_NAME, H5_ITER_INC, i, nullptr, 0, H5P_DEFAULT);
+    if (len <= 0) continue;
+    std::string name(static_cast<size_t>(len), '\0');
+    H5Lget_name_by_idx(group, ".", H5_INDEX_NAME, H5_ITER_INC, i, name.data(), name.size() + 1, H5P_DEFAULT);
+    const std::string object = "/results/" + prefix + name;
+    H5O_info_t object_info{};
+    if (H5Oget_info_by_name2(group, name.c_str(), &object_info, H5O_INFO_BASIC, H5P_DEFAULT) < 0) continue;
+    if (object_info.type == H5O_TYPE_GROUP) {
+      Hid sub = Check(H5Gopen2(group, name.c_str(), H5P_DEFAULT), path, object, "cannot open");
+      ReadResultGroup(path, sub.get(), prefix + name + "/", out);
+      continue;
+    }
+    if (object_info.type != H5O_TYPE_DATASET) continue;
+    Hid dset = Check(H5Dopen2(group, name.c_str(), H5P_DEFAULT), path, object, "cannot open");
+    Hid type = Check(H5Dget_type(dset.get()), path, object, "cannot read the type");
+    bool big_endian = false;
+    const auto dtype = internal::DTypeOfHdf5(type.get(), &big_endian);
+    if (!dtype) throw Error::Unsupported("element type not supported: " + object, path);
+    Hid space = Check(H5Dget_space(dset.get()), path, object, "cannot read the shape");
+    const int rank = H5Sget_simple_extent_ndims(space.get());
+    if (rank < 0 || rank > 8) throw Error::CorruptFile(path, std::nullopt, object, "bad rank");
+    std::vector<hsize_t> dims(static_cast<size_t>(rank));
+    H5Sget_simple_extent_dims(space.get(), dims.data(), nullptr);
+    NdArray array(*dtype, std::vector<int64_t>(dims.begin(), dims.end()));
+    Hid mem_type = internal::MemoryTypeOf(*dtype);
+    if (array.size() > 0) {
+      Check(H5Dread(dset.get(), mem_type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, array.raw()), path, object,
+            "cannot read");
+    }
+    out.names.push_back(prefix + name);
+    out.arrays.push_back(std::move(array));
+  }
+}
+
+}  // namespace
+
 StoredResults ReadResultsHdf5(const std::string& path) {
   if (!std::filesystem::exists(path)) throw Error::NotFound("no such result file", path);
   StoredResults out;
@@ -163,35 +206,7 @@ StoredResults ReadResultsHdf5(const std::string& path) {
       }
     }
     Hid results = Check(H5Gopen2(file.get(), "results", H5P_DEFAULT), path, "/results", "cannot open");
-    H5G_info_t info{};
-    Check(H5Gget_info(results.get(), &info), path, "/results", "cannot list");
-    for (hsize_t i = 0; i < info.nlinks; ++i) {
-      const ssize_t len = H5Lget_name_by_idx(results.get(), ".", H5_INDEX_NAME, H5_ITER_INC, i, nullptr, 0,
-                                             H5P_DEFAULT);
-      if (len <= 0) continue;
-      std::string name(static_cast<size_t>(len), '\0');
-      H5Lget_name_by_idx(results.get(), ".", H5_INDEX_NAME, H5_ITER_INC, i, name.data(), name.size() + 1,
-                         H5P_DEFAULT);
-      const std::string object = "/results/" + name;
-      Hid dset = Check(H5Dopen2(results.get(), name.c_str(), H5P_DEFAULT), path, object, "cannot open");
-      Hid type = Check(H5Dget_type(dset.get()), path, object, "cannot read the type");
-      bool big_endian = false;
-      const auto dtype = internal::DTypeOfHdf5(type.get(), &big_endian);
-      if (!dtype) throw Error::Unsupported("element type not supported: " + object, path);
-      Hid space = Check(H5Dget_space(dset.get()), path, object, "cannot read the shape");
-      const int rank = H5Sget_simple_extent_ndims(space.get());
-      if (rank < 0 || rank > 8) throw Error::CorruptFile(path, std::nullopt, object, "bad rank");
-      std::vector<hsize_t> dims(static_cast<size_t>(rank));
-      H5Sget_simple_extent_dims(space.get(), dims.data(), nullptr);
-      NdArray array(*dtype, std::vector<int64_t>(dims.begin(), dims.end()));
-      Hid mem_type = internal::MemoryTypeOf(*dtype);
-      if (array.size() > 0) {
-        Check(H5Dread(dset.get(), mem_type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, array.raw()), path, object,
-              "cannot read");
-      }
-      out.names.push_back(name);
-      out.arrays.push_back(std::move(array));
-    }
+    ReadResultGroup(path, results.get(), "", out);
   });
   return out;
 }

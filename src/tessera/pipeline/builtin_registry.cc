@@ -19,6 +19,7 @@ const PipelineRegistry& BuiltinOperators() {
   static const PipelineRegistry registry = [] {
     PipelineRegistry r;
     RegisterIoOps(r, formats);
+    RegisterMapOps(r, formats);
     RegisterReduceOps(r, analyses, formats);
     RegisterArrayOps(r);
     RegisterDisplayOps(r);
