@@ -382,7 +382,7 @@ std::unique_ptr<dataset::Dataset> OpenEmpad(const std::string& path, const OpenP
     j["calibrated_pixelsize"] = xml->pixel_size;
     j["full_scan_field_of_view_m"] = {xml->field_of_view_x_m, xml->field_of_view_y_m};
   }
-  meta.metadata_json = j.dump();
+  meta.metadata_json = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   meta.files.push_back(dataset::InputFile{.path = raw_path, .size = file->size()});
   if (by_xml) meta.files.push_back(dataset::InputFile{.path = path, .size = io::FileSize(path)});
   return std::make_unique<EmpadDataset>(std::move(meta), std::move(file));

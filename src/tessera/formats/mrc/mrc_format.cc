@@ -286,7 +286,7 @@ std::string MetadataJson(const MrcHeader& header, std::span<const std::byte> fil
     if (section_bytes > 0) fei["sections"] = header.nsymbt / section_bytes;
     j["fei_extended_header"] = fei;
   }
-  return j.dump();
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 dataset::Axis CellAxis(const std::string& name, int64_t size, float cell, int32_t samples,

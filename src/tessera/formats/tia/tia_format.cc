@@ -265,7 +265,7 @@ std::string HeaderJson(const SerHeader& header, const nlohmann::json& emi) {
   }
   j["data_type"] = header.element_data_type;
   if (!emi.empty()) j["emi"] = emi;
-  return j.dump();
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 }  // namespace

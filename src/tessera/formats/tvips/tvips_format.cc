@@ -301,7 +301,7 @@ std::unique_ptr<dataset::Dataset> OpenTvips(const std::string& path, const OpenP
     j["tilt_alpha"] = Finite(first.stage[3]);
     j["first_rotidx"] = first.rotidx;
   }
-  meta.metadata_json = j.dump();
+  meta.metadata_json = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 
   const bool byteswap = !internal::kHostLittleEndian;
   return std::make_unique<internal::FrameTableDataset>(std::move(meta), std::move(files),
