@@ -99,6 +99,8 @@ class PythonUdf final : public udf::Udf {
                                                  : "process_tile");
     merge_ = udf_.attr("_tessera_merge")();
     preprocess_ = udf_.attr("_tessera_preprocess")();
+    const auto tiling = udf_.attr("_tessera_tiling")().cast<std::pair<int64_t, int64_t>>();
+    tiling_ = udf::TilingPreferences{.depth = tiling.first, .total_bytes = tiling.second};
   }
 
   ~PythonUdf() override {
@@ -107,6 +109,7 @@ class PythonUdf final : public udf::Udf {
 
   std::string name() const override { return name_; }
   udf::Method method() const override { return method_; }
+  udf::TilingPreferences tiling_preferences() const override { return tiling_; }
 
   DType InputDType(DType native) const override {
     WorkerGil gil;
@@ -313,6 +316,7 @@ class PythonUdf final : public udf::Udf {
   PythonErrorStash* errors_;
   std::string name_;
   udf::Method method_ = udf::Method::kTile;
+  udf::TilingPreferences tiling_;
   std::vector<int64_t> sig_;
   std::vector<udf::BufferSpec> specs_;
   std::map<std::string, int, std::less<>> index_;

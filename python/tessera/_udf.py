@@ -72,6 +72,11 @@ class UDF:
         """Return the dtype tiles should have (``self.USE_NATIVE_DTYPE``: the file's own)."""
         return np.float32
 
+    def get_tiling_preferences(self):
+        """Return ``{"depth": frames per tile, "total_size": bytes per tile}`` (either may be
+        left out; defaults: 32 frames, 1 MiB)."""
+        return {}
+
     # -- helpers ---------------------------------------------------------------------------
 
     def buffer(self, kind, extra_shape=(), dtype="float32", where=None, use=None):
@@ -110,6 +115,12 @@ class UDF:
         raise TypeError(
             f"{type(self).__name__} implements none of process_tile, process_frame, "
             "process_partition")
+
+    def _tessera_tiling(self):
+        prefs = self.get_tiling_preferences() or {}
+        depth, total = prefs.get("depth"), prefs.get("total_size")
+        ok = lambda v: isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v > 0  # noqa: E731
+        return (int(depth) if ok(depth) else 32, int(total) if ok(total) else 1 << 20)
 
     def _tessera_input_dtype(self, native):
         preferred = self.get_preferred_input_dtype()
