@@ -16,11 +16,19 @@ from ._results import Axis, convert_results, unique_keys
 from ._udf import UDF
 
 
-class Analysis(NamedTuple):
+class Analysis:
     """A built-in analysis with its parameters (make one with :func:`op`)."""
 
-    name: str
-    params: dict
+    def __init__(self, name: str, params: dict):
+        self.name = name
+        self.params = dict(params)
+
+    def __repr__(self):
+        args = "".join(f", {k}={v!r}" for k, v in self.params.items())
+        return f"tessera.op({self.name!r}{args})"
+
+    def __eq__(self, other):
+        return isinstance(other, Analysis) and (self.name, self.params) == (other.name, other.params)
 
     def spec(self):
         texts, arrays = {}, {}

@@ -12,7 +12,7 @@ class SumTile(ts.UDF):
         return {"sum": self.buffer("sig", dtype="float64")}
 
     def process_tile(self, tile):
-        self.results.sum[:] += tile.sum(axis=0)
+        self.results.sum[:] += tile.sum(axis=0, dtype=np.float64)
 
 
 class FrameSumTile(ts.UDF):
@@ -20,7 +20,7 @@ class FrameSumTile(ts.UDF):
         return {"frame_sum": self.buffer("nav", dtype="float64")}
 
     def process_tile(self, tile):
-        self.results.frame_sum[:] += tile.sum(axis=(1, 2))
+        self.results.frame_sum[:] += tile.sum(axis=(1, 2), dtype=np.float64)
 
 
 class FrameSumFrame(ts.UDF):
@@ -28,7 +28,7 @@ class FrameSumFrame(ts.UDF):
         return {"frame_sum": self.buffer("nav", dtype="float64")}
 
     def process_frame(self, frame):
-        self.results.frame_sum[:] = frame.sum()
+        self.results.frame_sum[:] = frame.sum(dtype=np.float64)
 
 
 class VirtualDetectorPartition(ts.UDF):
