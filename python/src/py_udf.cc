@@ -34,7 +34,24 @@ struct BufferViews {
   bool valid = true;
 
   py::array Get(const std::string& name) const;
+  py::array GetIndex(int index) const;
+  /// Return a types.SimpleNamespace of every buffer's view: attribute access then costs what
+  /// any Python attribute costs (the views are made once per call, when first asked for).
+  py::object Namespace() const;
 };
+
+/// Empty a namespace made by Namespace() so that a reference kept beyond its call cannot reach
+/// freed buffers.
+void Invalidate(const py::object& ns) {
+  if (!ns) return;
+  PyObject* dict = PyObject_GenericGetDict(ns.ptr(), nullptr);
+  if (dict != nullptr) {
+    PyDict_Clear(dict);
+    Py_DECREF(dict);
+  } else {
+    PyErr_Clear();
+  }
+}
 
 /// The views of the call running on this thread (`self.results`), and their Python wrapper once
 /// asked for.
@@ -54,6 +71,7 @@ class ViewsScope {
   }
   ~ViewsScope() {
     if (made_) made_->valid = false;
+    Invalidate(object_);
     t_current = prev_;
   }
   ViewsScope(const ViewsScope&) = delete;
@@ -257,23 +275,20 @@ class PythonUdf final : public udf::Udf {
       return;
     }
     WorkerGil gil;
-    auto dest_views = std::make_shared<BufferViews>(
-        BufferViews{.udf = this, .kind = ScopeKind::kMergeDest, .buffers = &dest, .nav_source = &src});
-    auto src_views = std::make_shared<BufferViews>(
-        BufferViews{.udf = this,
-                    .kind = ScopeKind::kMergeSrc,
-                    .buffers = const_cast<udf::BufferSet*>(&src),  // its views are read-only
-                    .nav_source = &src});
-    PyObject* out = nullptr;
-    {
-      py::object d = py::cast(dest_views);
-      py::object s = py::cast(src_views);
-      out = PyObject_CallFunctionObjArgs(merge_.ptr(), d.ptr(), s.ptr(), nullptr);
-    }
-    dest_views->valid = false;
-    src_views->valid = false;
-    if (out == nullptr) throw Stashed(py::error_already_set());
-    Py_DECREF(out);
+    const BufferViews dest_views{.udf = this, .kind = ScopeKind::kMergeDest, .buffers = &dest, .nav_source = &src};
+    const BufferViews src_views{.udf = this,
+                                .kind = ScopeKind::kMergeSrc,
+                                .buffers = const_cast<udf::BufferSet*>(&src),  // read-only views
+                                .nav_source = &src};
+    py::object d = dest_views.Namespace();
+    py::object s = src_views.Namespace();
+    PyObject* out = PyObject_CallFunctionObjArgs(merge_.ptr(), d.ptr(), s.ptr(), nullptr);
+    std::optional<py::error_already_set> error;
+    if (out == nullptr) error.emplace();  // fetched before touching the namespaces again
+    Py_XDECREF(out);
+    Invalidate(d);
+    Invalidate(s);
+    if (error) throw Stashed(std::move(*error));
   }
 
   int IndexOf(const std::string& name) const {
@@ -281,6 +296,7 @@ class PythonUdf final : public udf::Udf {
     return it == index_.end() ? -1 : it->second;
   }
   const udf::BufferSpec& spec(int index) const { return specs_[static_cast<size_t>(index)]; }
+  int size() const { return static_cast<int>(specs_.size()); }
   const std::vector<int64_t>& sig() const { return sig_; }
   int64_t RowPixels() const {
     int64_t row = 1;
@@ -328,6 +344,21 @@ py::array BufferViews::Get(const std::string& name) const {
   }
   const int index = udf->IndexOf(name);
   if (index < 0) throw py::attribute_error(fmt::format("no result buffer '{}'", name));
+  return GetIndex(index);
+}
+
+py::object BufferViews::Namespace() const {
+  static PyObject* namespace_type =
+      py::object(py::module_::import("types").attr("SimpleNamespace")).release().ptr();  // kept
+  py::dict views;
+  for (int i = 0; i < udf->size(); ++i) views[py::str(udf->spec(i).name)] = GetIndex(i);
+  py::tuple no_args;
+  PyObject* out = PyObject_Call(namespace_type, no_args.ptr(), views.ptr());
+  if (out == nullptr) throw py::error_already_set();
+  return py::reinterpret_steal<py::object>(out);
+}
+
+py::array BufferViews::GetIndex(int index) const {
   const udf::BufferSpec& spec = udf->spec(index);
   const bool writeable = kind != ScopeKind::kMergeSrc;
   const int64_t elem = SizeOf(spec.dtype);
@@ -382,10 +413,7 @@ py::object CurrentResults() {
   if (t_current.views == nullptr) {
     throw py::attribute_error("'results' is only available inside process_*, preprocess and merge");
   }
-  if (!*t_current.object) {
-    *t_current.made = std::make_shared<BufferViews>(*t_current.views);
-    *t_current.object = py::cast(*t_current.made);
-  }
+  if (!*t_current.object) *t_current.object = t_current.views->Namespace();
   return *t_current.object;
 }
 
