@@ -6,6 +6,8 @@ option(TESSERA_SANITIZE "Build with AddressSanitizer + UndefinedBehaviorSanitize
 option(TESSERA_WERROR "Treat warnings in Tessera's own code as errors" ON)
 option(TESSERA_FUZZ "Build the libFuzzer targets in fuzz/ (clang only)" OFF)
 option(TESSERA_MPI "Run under mpirun/srun across ranks (OpenMPI)" ON)
+# The Python module (python/); `pip install .` turns it on (pyproject.toml), presets leave it off.
+option(TESSERA_PYTHON "Build the Python module tessera._tessera (pybind11)" OFF)
 
 if(NOT CMAKE_BUILD_TYPE)
   set(CMAKE_BUILD_TYPE Release CACHE STRING "Build type" FORCE)

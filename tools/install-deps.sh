@@ -15,6 +15,7 @@ REQUIRED=(
   libtiff-dev libpng-dev zlib1g-dev
   libblosc-dev libzip-dev libzstd-dev
   libvalijson-dev libceres-dev libkissfft-dev
+  python3-dev python3-venv
 )
 # Welcome but not required: HDF5 filter plugins (LZ4, BZip2; Blosc) for compressed test files.
 OPTIONAL=(hdf5-filter-plugin hdf5-filter-plugin-blosc-serial)

@@ -9,5 +9,7 @@ pkg_check_modules(LIBZSTD REQUIRED IMPORTED_TARGET libzstd)
 # processed. The test writes its own stores, so it links the codecs too.
 cmake_language(DEFER CALL target_link_libraries tessera_formats PRIVATE
                PkgConfig::BLOSC PkgConfig::LIBZIP PkgConfig::LIBZSTD ZLIB::ZLIB)
-cmake_language(DEFER CALL target_link_libraries tessera-formats-test PRIVATE
-               PkgConfig::BLOSC PkgConfig::LIBZIP PkgConfig::LIBZSTD ZLIB::ZLIB)
+if(TESSERA_BUILD_TESTS)
+  cmake_language(DEFER CALL target_link_libraries tessera-formats-test PRIVATE
+                 PkgConfig::BLOSC PkgConfig::LIBZIP PkgConfig::LIBZSTD ZLIB::ZLIB)
+endif()
