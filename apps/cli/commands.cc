@@ -99,23 +99,9 @@ void AddDatasetOptions(CLI::App* cmd, DatasetOptions& options) {
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
 }
 
-const formats::FormatRegistry& Formats() {
-  static const formats::FormatRegistry registry = [] {
-    formats::FormatRegistry r;
-    formats::RegisterBuiltinFormats(r);
-    return r;
-  }();
-  return registry;
-}
+const formats::FormatRegistry& Formats() { return formats::BuiltinFormats(); }
 
-const ops::OperatorRegistry& Operators() {
-  static const ops::OperatorRegistry registry = [] {
-    ops::OperatorRegistry r;
-    ops::RegisterBuiltinOps(r);
-    return r;
-  }();
-  return registry;
-}
+const ops::OperatorRegistry& Operators() { return ops::BuiltinAnalyses(); }
 
 std::unique_ptr<dataset::Dataset> OpenDataset(const DatasetOptions& options) {
   return Formats().Open(options.path, options.ToParams(), options.format);

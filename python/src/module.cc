@@ -6,23 +6,9 @@
 
 namespace tessera::python {
 
-const formats::FormatRegistry& Formats() {
-  static const formats::FormatRegistry registry = [] {
-    formats::FormatRegistry r;
-    formats::RegisterBuiltinFormats(r);
-    return r;
-  }();
-  return registry;
-}
+const formats::FormatRegistry& Formats() { return formats::BuiltinFormats(); }
 
-const ops::OperatorRegistry& Analyses() {
-  static const ops::OperatorRegistry registry = [] {
-    ops::OperatorRegistry r;
-    ops::RegisterBuiltinOps(r);
-    return r;
-  }();
-  return registry;
-}
+const ops::OperatorRegistry& Analyses() { return ops::BuiltinAnalyses(); }
 
 }  // namespace tessera::python
 

@@ -260,4 +260,13 @@ std::string LowerExtension(const std::string& path) {
 }
 
 }  // namespace internal
+const FormatRegistry& BuiltinFormats() {
+  static const FormatRegistry registry = [] {
+    FormatRegistry r;
+    RegisterBuiltinFormats(r);
+    return r;
+  }();
+  return registry;
+}
+
 }  // namespace tessera::formats

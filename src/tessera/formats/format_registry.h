@@ -68,6 +68,9 @@ class FormatRegistry {
 
 /// Register every built-in reader (raw last: it is chosen by parameters, never by content).
 void RegisterBuiltinFormats(FormatRegistry& registry);
+/// A registry with every built-in reader, made once (thread-safe) and shared by the CLI, the
+/// pipeline operators and the Python module.
+const FormatRegistry& BuiltinFormats();
 
 /// Split "file.h5:/group/dset" into {"file.h5", "/group/dset"}; a path without ":/" (or one that
 /// names an existing file as a whole) gives {path, ""}.

@@ -370,4 +370,13 @@ void RegisterBuiltinOps(OperatorRegistry& registry) {
   RegisterPickOps(registry);
 }
 
+const OperatorRegistry& BuiltinAnalyses() {
+  static const OperatorRegistry registry = [] {
+    OperatorRegistry r;
+    RegisterBuiltinOps(r);
+    return r;
+  }();
+  return registry;
+}
+
 }  // namespace tessera::ops

@@ -145,5 +145,8 @@ void RegisterRadialOps(OperatorRegistry& registry);
 void RegisterPickOps(OperatorRegistry& registry);
 /// Every analysis above.
 void RegisterBuiltinOps(OperatorRegistry& registry);
+/// A registry with every built-in analysis, made once (thread-safe) and shared by the CLI, the
+/// pipeline operators and the Python module.
+const OperatorRegistry& BuiltinAnalyses();
 
 }  // namespace tessera::ops

@@ -6,21 +6,12 @@
 namespace tessera::pipeline {
 
 const PipelineRegistry& BuiltinOperators() {
-  static const formats::FormatRegistry formats = [] {
-    formats::FormatRegistry r;
-    formats::RegisterBuiltinFormats(r);
-    return r;
-  }();
-  static const ops::OperatorRegistry analyses = [] {
-    ops::OperatorRegistry r;
-    ops::RegisterBuiltinOps(r);
-    return r;
-  }();
   static const PipelineRegistry registry = [] {
+    const auto& file_formats = formats::BuiltinFormats();
     PipelineRegistry r;
-    RegisterIoOps(r, formats);
-    RegisterMapOps(r, formats);
-    RegisterReduceOps(r, analyses, formats);
+    RegisterIoOps(r, file_formats);
+    RegisterMapOps(r, file_formats);
+    RegisterReduceOps(r, ops::BuiltinAnalyses(), file_formats);
     RegisterArrayOps(r);
     RegisterDisplayOps(r);
     return r;
