@@ -2,7 +2,8 @@
 # Usage: python3 fuzz/make_seeds.py fuzz/corpus
 # Write small synthetic seed files (no third-party content: every byte is built here from the
 # format descriptions in docs/formats/ and the readers) for the file-level fuzz targets:
-# mib, tia, mrc, blo, empad, ripple, msa, tiff, tvips, zspy. Multi-file inputs join their parts with the split
+# mib, tia, mrc, blo, empad, ripple, msa, tiff, tvips, zspy, hdf5 (h5py-made; bytes may
+# differ between h5py versions). Multi-file inputs join their parts with the split
 # marker of fuzz_util.h. Deterministic: running it twice writes identical files.
 import gzip
 import io
@@ -400,10 +401,45 @@ def zspy_seeds(out):
                    [dict(nav, size=4), dict(ky, size=3)]))
 
 
+# ---- HDF5 (generic, HyperSpy-like, EMD-like) ------------------------------------------------
+def hdf5_seeds(out):
+    try:
+        import h5py
+        import numpy as np
+    except ImportError:
+        print("make_seeds: h5py/numpy missing, hdf5 seeds not written", file=sys.stderr)
+        return
+    os.makedirs(os.path.join(out, "hdf5"), exist_ok=True)
+    path = os.path.join(out, "hdf5", "tiny_generic.h5")
+    with h5py.File(path, "w", track_order=True) as f:  # fixed creation order: same bytes each run
+        f.create_dataset("data", data=np.arange(2 * 3 * 4, dtype="<u2").reshape(2, 3, 4))
+    path = os.path.join(out, "hdf5", "tiny_hspy_like.h5")
+    with h5py.File(path, "w", track_order=True) as f:
+        f.attrs["file_format"] = "HyperSpy"
+        f.attrs["file_format_version"] = "3.1"
+        g = f.create_group("Experiments/__unnamed__")
+        g.create_dataset("data", data=np.ones((3, 5), dtype="<f4"), chunks=(1, 5), compression="gzip")
+        for i, (n, size) in enumerate((("x", 3), ("E", 5))):
+            a = g.create_group(f"axis-{i}")
+            a.attrs.update({"name": n, "size": size, "scale": 0.5, "offset": 1.0, "units": "eV",
+                            "navigate": i == 0})
+    path = os.path.join(out, "hdf5", "tiny_emd_like.emd")
+    with h5py.File(path, "w", track_order=True) as f:
+        f.attrs["version_major"] = 0
+        f.attrs["version_minor"] = 2
+        g = f.create_group("data/signal")
+        g.attrs["emd_group_type"] = 1
+        g.create_dataset("data", data=np.arange(12, dtype="<i4").reshape(3, 4))
+        for i, n in enumerate((3, 4)):
+            d = g.create_dataset(f"dim{i + 1}", data=np.arange(n, dtype="<f8"))
+            d.attrs["name"] = f"d{i}"
+            d.attrs["units"] = "nm"
+
+
 def main():
     out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "corpus")
     for make in (mib_seeds, tia_seeds, mrc_seeds, blo_seeds, empad_seeds, ripple_seeds, msa_seeds,
-                 tiff_seeds, tvips_seeds, zspy_seeds):
+                 tiff_seeds, tvips_seeds, zspy_seeds, hdf5_seeds):
         make(out)
 
 

@@ -29,6 +29,12 @@ if [[ ${#targets[@]} -eq 0 ]]; then
 fi
 
 mkdir -p "${work}"
+# Targets seeded from the shared test data as well (read only; never copied into the repo).
+declare -A extra_seeds=()
+data="${TESSERA_TESTDATA:-../shared/data}"
+if [[ -d "${data}" ]]; then
+  extra_seeds[hdf5]="${data}/emd/berkeley ${data}/emd/velox ${data}/hspy ${data}/nexus"
+fi
 for target in "${targets[@]}"; do
   binary="${build}/fuzz/${target}_fuzz"
   if [[ ! -x "${binary}" ]]; then
@@ -41,7 +47,7 @@ for target in "${targets[@]}"; do
   # shellcheck disable=SC2086
   nice -n 19 "${binary}" -max_total_time="${seconds}" -rss_limit_mb=2048 -timeout=10 \
     ${TESSERA_FUZZ_FLAGS:-} -print_final_stats=1 -artifact_prefix="fuzz/findings/${target}/" \
-    "${work}/corpus/${target}" "fuzz/corpus/${target}" >"${log}" 2>&1 || true
+    "${work}/corpus/${target}" "fuzz/corpus/${target}" ${extra_seeds[${target}]:-} >"${log}" 2>&1 || true
   runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "${log}" | tail -1)
   # -fork mode prints no final stats: take the last "#RUNS:" status line.
   [[ -n "${runs}" ]] || runs=$(grep -oE '^#[0-9]+' "${log}" | tail -1 | tr -d '#' || true)
