@@ -17,8 +17,6 @@ namespace tessera::pipeline {
 
 namespace {
 
-std::shared_ptr<const Json> Schema(const char* text) { return std::make_shared<const Json>(Json::parse(text)); }
-
 const OpCitation kEgerton{
     .doi = "10.1007/978-1-4419-9583-4",
     .bibtex = "@book{egerton2011,\n  author = {Egerton, R. F.},\n  title = {Electron Energy-Loss "
@@ -30,19 +28,15 @@ OperatorDef ArrayOp(std::string name, std::string summary, std::string descripti
   return OperatorDef{.name = std::move(name), .version = "1", .kind = OpKind::kArray,
                      .summary = std::move(summary), .description = std::move(description),
                      .inputs = std::move(inputs), .outputs = std::move(outputs),
-                     .params_schema = Schema(schema)};
+                     .params_schema = ParseSchema(schema)};
 }
 
 const ArrayData& In(const OpContext& ctx, size_t port = 0) { return *ctx.Input(port).array; }
 
-PortType TypeOfRank(size_t rank) {
-  return rank == 1 ? PortType::kSpectrum : rank == 2 ? PortType::kImage : PortType::kArray;
-}
-
 // The same axes when the shape is unchanged, else defaults.
 Value Like(const ArrayData& a, NdArray out, std::string units) {
   auto axes = out.shape() == a.data.shape() ? a.axes : DefaultArrayAxes(out.shape());
-  const auto type = TypeOfRank(out.shape().size());
+  const auto type = ArrayTypeOfRank(out.shape().size());
   return Value::Array(type, std::move(out), std::move(axes), std::move(units));
 }
 
@@ -85,7 +79,7 @@ void AddCropBlurFft(PipelineRegistry& registry) {
     for (size_t i = 0; i < axes.size() && i < begin.size(); ++i) {
       axes[i].offset += static_cast<double>(begin[i]) * axes[i].scale;
     }
-    const auto type = TypeOfRank(out.shape().size());
+    const auto type = ArrayTypeOfRank(out.shape().size());
     return {Value::Array(type, std::move(out), std::move(axes), a.units)};
   };
   registry.Add(std::move(crop));

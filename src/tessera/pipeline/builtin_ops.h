@@ -32,6 +32,10 @@ void RegisterDisplayOps(PipelineRegistry& registry);
 /// Every built-in operator, registered once (with the built-in formats and analyses).
 const PipelineRegistry& BuiltinOperators();
 
+/// Return "path|size|mtime" of the file behind `path` (an HDF5 "file.h5:/dset" names its file),
+/// or "missing:path": the external cache key of operators that read files.
+std::string FileStamp(const std::string& path);
+
 /// Read every frame of a small dataset into one array of its full shape as `dtype`. Throws
 /// kInvalidArgument (field `field`) above 2^31 elements.
 NdArray ReadWhole(const dataset::Dataset& ds, DType dtype, const std::string& field);

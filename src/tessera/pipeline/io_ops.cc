@@ -18,6 +18,14 @@
 
 namespace tessera::pipeline {
 
+std::string FileStamp(const std::string& path) {
+  const auto file = formats::SplitDatasetPath(path).first;
+  struct stat st {};
+  if (::stat(file.c_str(), &st) != 0) return "missing:" + path;
+  return fmt::format("{}|{}|{}.{}", std::filesystem::absolute(path).string(), st.st_size,
+                     st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
+}
+
 NdArray ReadWhole(const dataset::Dataset& ds, DType dtype, const std::string& field) {
   const auto& meta = ds.meta();
   if (meta.shape.size() > (int64_t{1} << 31)) {
@@ -33,10 +41,6 @@ NdArray ReadWhole(const dataset::Dataset& ds, DType dtype, const std::string& fi
 }
 
 namespace {
-
-std::shared_ptr<const Json> Schema(const char* text) {
-  return std::make_shared<const Json>(Json::parse(text));
-}
 
 std::string OptionText(const Json& v) {
   if (v.is_string()) return v.get<std::string>();
@@ -56,19 +60,6 @@ formats::OpenParams OpenOptions(const Json& params) {
     out[name] = OptionText(value);
   }
   return out;
-}
-
-// Path, size and modification time of the file behind a (possibly "file.h5:/dset") path.
-std::string FileStamp(const std::string& path) {
-  const auto file = formats::SplitDatasetPath(path).first;
-  struct stat st {};
-  if (::stat(file.c_str(), &st) != 0) return "missing:" + path;
-  return fmt::format("{}|{}|{}.{}", std::filesystem::absolute(path).string(), st.st_size,
-                     st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
-}
-
-PortType ArrayTypeOfRank(size_t rank) {
-  return rank == 1 ? PortType::kSpectrum : rank == 2 ? PortType::kImage : PortType::kArray;
 }
 
 void AddRead(PipelineRegistry& registry, const formats::FormatRegistry& formats) {
@@ -118,7 +109,7 @@ void AddLoad(PipelineRegistry& registry) {
                      "use reduce operators on large data.",
       .inputs = {{.name = "data", .type = PortType::kDataset}},
       .outputs = {{.name = "array", .type = PortType::kArray}},
-      .params_schema = Schema(R"js({"type": "object", "additionalProperties": false, "properties": {
+      .params_schema = ParseSchema(R"js({"type": "object", "additionalProperties": false, "properties": {
         "squeeze": {"type": "boolean", "default": true, "description": "Drop axes of length 1"}}})js"),
       .run = [](const OpContext& ctx) -> std::vector<Value> {
         const auto& ds = *ctx.Input(0).dataset;
@@ -157,7 +148,7 @@ void AddWrite(PipelineRegistry& registry) {
                      "combination writes its own file, suffixed _i_j.",
       .inputs = {{.name = "data", .type = PortType::kArray}},
       .outputs = {},
-      .params_schema = Schema(R"js({"type": "object", "additionalProperties": false, "required": ["path"],
+      .params_schema = ParseSchema(R"js({"type": "object", "additionalProperties": false, "required": ["path"],
         "properties": {
           "path": {"type": "string", "pattern": "\\.(h5|hdf5|npy|tif|tiff|png)$", "description": "Output file; the extension picks the format"},
           "name": {"type": "string", "pattern": "^[^/]+$", "default": "data", "description": "Dataset name in an HDF5 file"}}})js"),

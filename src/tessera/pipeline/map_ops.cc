@@ -16,8 +16,6 @@ namespace tessera::pipeline {
 
 namespace {
 
-std::shared_ptr<const Json> Schema(const char* text) { return std::make_shared<const Json>(Json::parse(text)); }
-
 std::vector<std::pair<int64_t, int64_t>> Ranges(const Json& params, const char* name) {
   std::vector<std::pair<int64_t, int64_t>> out;
   for (const auto& r : params.value(name, Json::array())) out.emplace_back(r[0].get<int64_t>(), r[1].get<int64_t>());
@@ -43,7 +41,7 @@ OperatorDef MapOp(std::string name, std::string summary, std::string description
                      "of whichever reduce operator consumes the dataset.",
       .inputs = {{.name = "data", .type = PortType::kDataset}},
       .outputs = {{.name = "data", .type = PortType::kDataset}},
-      .params_schema = Schema(schema),
+      .params_schema = ParseSchema(schema),
   };
 }
 
@@ -130,10 +128,7 @@ void RegisterMapOps(PipelineRegistry& registry, const formats::FormatRegistry& f
     std::string key;
     for (const char* p : {"dark", "gain", "excluded_mask"}) {
       if (!ctx.params->contains(p)) continue;
-      const auto path = ctx.ResolvePath((*ctx.params)[p].get<std::string>());
-      std::error_code ec;
-      key += fmt::format("{}|{}|{};", path, std::filesystem::file_size(path, ec),
-                         std::filesystem::last_write_time(path, ec).time_since_epoch().count());
+      key += FileStamp(ctx.ResolvePath((*ctx.params)[p].get<std::string>())) + ";";
     }
     return key;
   };

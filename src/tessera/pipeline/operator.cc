@@ -26,6 +26,10 @@ std::string_view Name(OpKind kind) {
   return "?";
 }
 
+std::shared_ptr<const Json> ParseSchema(std::string_view text) {
+  return std::make_shared<const Json>(Json::parse(text));
+}
+
 const Value& OpContext::Input(size_t port) const {
   if (!HasInput(port)) throw Error::Internal(fmt::format("node '{}': input {} absent", node, port));
   return *inputs[port];

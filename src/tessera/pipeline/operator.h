@@ -102,6 +102,9 @@ struct OperatorDef {
   std::function<std::vector<Value>(const OpContext&)> run;
 };
 
+/// Parse a params schema written as JSON text (for OperatorDef::params_schema).
+std::shared_ptr<const Json> ParseSchema(std::string_view text);
+
 /// The operators a pipeline may use. The single source of truth for `tessera pipeline ops`,
 /// `docs/operators.md`, the web UI's forms and Python docstrings.
 class PipelineRegistry {

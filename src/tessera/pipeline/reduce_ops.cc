@@ -94,11 +94,7 @@ void AddAnalysis(PipelineRegistry& registry, const ops::OperatorRegistry& analys
     std::string key;
     for (const auto& spec : e->params) {
       if (spec.type != ops::ParamType::kArrayFile || !ctx.params->contains(spec.name)) continue;
-      const auto path = ctx.ResolvePath((*ctx.params)[spec.name].get<std::string>());
-      key += path + "|" + std::to_string(std::filesystem::exists(path) ? std::filesystem::file_size(path) : 0);
-      key += "|" + std::to_string(std::filesystem::exists(path)
-                                      ? std::filesystem::last_write_time(path).time_since_epoch().count()
-                                      : 0);
+      key += FileStamp(ctx.ResolvePath((*ctx.params)[spec.name].get<std::string>())) + ";";
     }
     return key;
   };
@@ -150,8 +146,7 @@ void AddAnalysis(PipelineRegistry& registry, const ops::OperatorRegistry& analys
         it->data.Reshape(shape);
       }
       const size_t rank = it->data.shape().size();
-      const PortType type = rank == 1 ? PortType::kSpectrum : rank == 2 ? PortType::kImage : PortType::kArray;
-      out.push_back(Value::Array(type, std::move(it->data), std::move(it->axes), std::move(it->units)));
+      out.push_back(Value::Array(ArrayTypeOfRank(rank), std::move(it->data), std::move(it->axes), std::move(it->units)));
     }
     return out;
   };

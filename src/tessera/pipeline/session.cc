@@ -51,9 +51,13 @@ void Session::Set(std::string_view node_dot_param, Json value) {
   SetParam(changed, node_dot_param, std::move(value));
   CheckValid(changed, *registry_, changed.name.empty() ? "pipeline" : changed.name);
   doc_ = std::move(changed);
+  validated_ = true;
 }
 
-void Session::SetDocument(PipelineDoc doc) { doc_ = std::move(doc); }
+void Session::SetDocument(PipelineDoc doc) {
+  doc_ = std::move(doc);
+  validated_ = false;
+}
 
 int64_t Session::executions(std::string_view node) const {
   std::lock_guard lock(mutex_);
@@ -249,7 +253,10 @@ Value Stack(const NodeDoc& node, const std::string& port, const std::vector<Swee
 
 RunResult Session::Run() {
   const auto t0 = std::chrono::steady_clock::now();
-  CheckValid(doc_, *registry_, doc_.name.empty() ? "pipeline" : doc_.name);
+  if (!validated_) {  // Set() validated its change already: a re-run does not validate twice
+    CheckValid(doc_, *registry_, doc_.name.empty() ? "pipeline" : doc_.name);
+    validated_ = true;
+  }
   const auto order = TopologicalOrder(doc_);
   RunResult result;
   result.sweeps = FindSweeps(doc_);

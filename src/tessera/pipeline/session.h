@@ -104,6 +104,7 @@ class Session {
   SessionOptions options_;
   std::map<std::string, std::shared_ptr<const CacheEntry>> cache_;
   std::map<std::string, int64_t, std::less<>> executions_;
+  bool validated_ = false;  // doc_ passed CheckValid since it last changed
   mutable std::mutex mutex_;
 };
 

@@ -12,10 +12,6 @@
 
 namespace tessera::pipeline::testing {
 
-inline std::shared_ptr<const Json> TestSchema(const char* text) {
-  return std::make_shared<const Json>(Json::parse(text));
-}
-
 /// const(value, size) -> array of `size` copies of `value`; scale(factor): a*factor;
 /// add(a, b) -> a+b; sum(a) -> scalar; fail() throws; table-free.
 inline PipelineRegistry TestRegistry() {
@@ -24,7 +20,7 @@ inline PipelineRegistry TestRegistry() {
       .name = "const", .version = "1", .kind = OpKind::kArray, .summary = "constant array",
       .description = "An array of `size` copies of `value`.",
       .outputs = {{.name = "out", .type = PortType::kArray}},
-      .params_schema = TestSchema(R"({"type":"object","additionalProperties":false,"required":["value"],
+      .params_schema = ParseSchema(R"({"type":"object","additionalProperties":false,"required":["value"],
         "properties":{"value":{"type":"number"},"size":{"type":"integer","minimum":1,"default":4}}})"),
       .run = [](const OpContext& ctx) -> std::vector<Value> {
         NdArray a(DType::kFloat64, {ctx.params->value("size", int64_t{4})});
@@ -36,7 +32,7 @@ inline PipelineRegistry TestRegistry() {
       .description = "a * factor",
       .inputs = {{.name = "in", .type = PortType::kArray}},
       .outputs = {{.name = "out", .type = PortType::kArray}},
-      .params_schema = TestSchema(R"({"type":"object","additionalProperties":false,
+      .params_schema = ParseSchema(R"({"type":"object","additionalProperties":false,
         "properties":{"factor":{"type":"number","default":1}}})"),
       .run = [](const OpContext& ctx) -> std::vector<Value> {
         NdArray a = ctx.Input(0).array->data.Clone();

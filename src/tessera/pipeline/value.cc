@@ -44,6 +44,10 @@ bool CanConnect(PortType from, PortType to) {
   return IsArrayLike(from) && IsArrayLike(to);
 }
 
+PortType ArrayTypeOfRank(size_t rank) {
+  return rank == 1 ? PortType::kSpectrum : rank == 2 ? PortType::kImage : PortType::kArray;
+}
+
 std::vector<dataset::Axis> DefaultArrayAxes(const std::vector<int64_t>& shape) {
   std::vector<dataset::Axis> axes;
   for (size_t i = 0; i < shape.size(); ++i) {

@@ -62,6 +62,9 @@ struct Value {
   }
 };
 
+/// Return the port type of an in-memory array of `rank`: spectrum (1), image (2), else array.
+PortType ArrayTypeOfRank(size_t rank);
+
 /// Return default axes for an array: "dim0".. with unit scale.
 std::vector<dataset::Axis> DefaultArrayAxes(const std::vector<int64_t>& shape);
 
